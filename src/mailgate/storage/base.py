@@ -1,0 +1,168 @@
+"""The storage interface: what sessions, delivery and admin operations may use.
+
+Every implementation (memory, sqlite, later postgres) passes the conformance
+suite in tests/storage/. Methods are async; implementations raise only the
+errors of mailgate.storage.errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from .models import (
+    Account,
+    Change,
+    FlagMode,
+    Folder,
+    FolderStatus,
+    Message,
+    MessageMeta,
+    Role,
+    StoreResult,
+)
+
+ChangeListener = Callable[[Change], None]
+
+
+@runtime_checkable
+class Store(Protocol):
+    # --- lifecycle -------------------------------------------------------
+    async def open(self) -> None:
+        """Create the schema if needed and start the change watcher."""
+
+    async def close(self) -> None: ...
+
+    # --- accounts --------------------------------------------------------
+    async def create_account(
+        self,
+        address: str,
+        password_hash: str,
+        role: Role = Role.USER,
+        home_server: str = "",
+    ) -> Account:
+        """Raises AlreadyExists. The address is stored lower-cased."""
+
+    async def get_account(self, address: str) -> Account | None:
+        """Case-insensitive lookup."""
+
+    async def get_account_by_id(self, account_id: int) -> Account | None: ...
+
+    async def list_accounts(self) -> list[Account]:
+        """Ordered by address."""
+
+    async def update_account(self, address: str, **fields: object) -> Account:
+        """Changes any Account field but id/address. Raises NotFound."""
+
+    async def delete_account(self, address: str) -> None:
+        """Removes the account with its folders and messages. Raises NotFound.
+        Blobs are left to the orphan sweep."""
+
+    # --- settings (central key/value, shared by every server) ------------
+    async def get_settings(self, scope: str) -> dict[str, str]: ...
+
+    async def put_settings(self, scope: str, values: dict[str, str]) -> None:
+        """Merges values into the scope ("imap", "pop", "smtp", ...)."""
+
+    # --- folders ---------------------------------------------------------
+    async def create_folder(
+        self, account_id: int, name: str, special_use: str | None = None
+    ) -> Folder:
+        """New UIDVALIDITY (never reused for that name), UIDNEXT 1,
+        HIGHESTMODSEQ 1. Raises AlreadyExists."""
+
+    async def get_folder(self, account_id: int, name: str) -> Folder | None:
+        """Exact name; the caller maps "inbox" in any case to "INBOX"."""
+
+    async def get_folder_by_id(self, folder_id: int) -> Folder | None: ...
+
+    async def list_folders(self, account_id: int) -> list[Folder]:
+        """Ordered by name."""
+
+    async def rename_folder(self, account_id: int, old: str, new: str) -> None:
+        """Renames the folder and its inferiors ("old/..." -> "new/...")
+        atomically; each gets a new UIDVALIDITY. NotFound / AlreadyExists."""
+
+    async def delete_folder(self, folder_id: int) -> None:
+        """Removes the folder and its messages. NotFound."""
+
+    async def set_special_use(self, folder_id: int, special_use: str | None) -> None: ...
+
+    async def subscribe(self, account_id: int, name: str) -> None: ...
+
+    async def unsubscribe(self, account_id: int, name: str) -> None: ...
+
+    async def list_subscriptions(self, account_id: int) -> list[str]: ...
+
+    # --- messages --------------------------------------------------------
+    async def append_message(
+        self,
+        folder_id: int,
+        *,
+        blob_id: str,
+        size: int,
+        summary: bytes,
+        flags: Iterable[str] = (),
+        internaldate: datetime | None = None,
+        quota_bytes: int | None = None,
+    ) -> Message:
+        """Assigns the next UID and MODSEQ in one transaction. The blob must be
+        durable already. With quota_bytes, raises QuotaExceeded when the
+        account's usage plus size would pass it (checked in the transaction)."""
+
+    async def message_index(self, folder_id: int) -> list[MessageMeta]:
+        """UID, MODSEQ and flags of every message, ascending UID. Cheap: no
+        summaries. This is what SELECT loads."""
+
+    async def get_messages(self, folder_id: int, uids: Sequence[int]) -> list[Message]:
+        """Full records for the given UIDs that exist, ascending UID."""
+
+    async def store_flags(
+        self,
+        folder_id: int,
+        uids: Sequence[int],
+        flags: Iterable[str],
+        mode: FlagMode,
+        unchanged_since: int | None = None,
+    ) -> StoreResult:
+        """Each message that really changes gets a new MODSEQ. With
+        unchanged_since, messages whose MODSEQ is greater are refused."""
+
+    async def copy_messages(
+        self, folder_id: int, uids: Sequence[int], dest_folder_id: int,
+        quota_bytes: int | None = None,
+    ) -> list[tuple[int, int]]:
+        """(source UID, new UID) pairs, ascending source UID. The copies share
+        the source blobs; flags and internal dates are kept."""
+
+    async def move_messages(
+        self, folder_id: int, uids: Sequence[int], dest_folder_id: int
+    ) -> list[tuple[int, int]]:
+        """Copy then expunge from the source, in one transaction."""
+
+    async def expunge(self, folder_id: int, uids: Sequence[int]) -> list[int]:
+        """Removes the messages; each expunged UID is logged with a new MODSEQ.
+        Returns the UIDs really removed, ascending."""
+
+    async def changed_since(self, folder_id: int, modseq: int) -> list[MessageMeta]:
+        """Messages whose MODSEQ is greater than modseq, ascending UID."""
+
+    async def expunged_since(self, folder_id: int, modseq: int) -> list[int]:
+        """UIDs expunged with a MODSEQ greater than modseq, ascending."""
+
+    async def folder_status(self, folder_id: int) -> FolderStatus: ...
+
+    async def account_usage(self, account_id: int) -> int:
+        """Sum of message sizes over all the account's folders (quota)."""
+
+    # --- blobs bookkeeping -----------------------------------------------
+    async def referenced_blob_ids(self) -> set[str]:
+        """Every blob id some message points at (for the orphan sweep)."""
+
+    # --- change signal ---------------------------------------------------
+    def add_listener(self, listener: ChangeListener) -> None:
+        """Called (on the event loop) after any write to a folder, including
+        writes by other processes on the same store (within ~0.2 s)."""
+
+    def remove_listener(self, listener: ChangeListener) -> None: ...

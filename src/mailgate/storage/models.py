@@ -1,0 +1,102 @@
+"""Frozen records that the store hands out.
+
+Words: an *account* is a user's mailbox in the Exchange sense (the address and
+everything in it); a *folder* is what the IMAP RFCs call a mailbox.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Role(str, enum.Enum):
+    USER = "user"
+    ADMINISTRATOR = "administrator"
+    GUEST = "guest"
+
+
+class FlagMode(str, enum.Enum):
+    """How STORE combines the given flags with the message's flags."""
+
+    REPLACE = "replace"
+    ADD = "add"
+    REMOVE = "remove"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    address: str  # lower-case, UTF-8
+    password_hash: str
+    role: Role = Role.USER
+    pop_enabled: bool = True
+    imap_enabled: bool = True
+    home_server: str = ""
+    quota_bytes: int | None = None  # None: no storage quota
+    # Per-mailbox protocol overrides (Set-CASMailbox), free-form key -> value;
+    # typed and validated by mailgate.settings.
+    overrides: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Folder:
+    id: int
+    account_id: int
+    name: str  # UTF-8, hierarchy separator "/"
+    uidvalidity: int
+    uidnext: int
+    highestmodseq: int
+    special_use: str | None = None  # e.g. "\\Sent"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageMeta:
+    """What a session keeps in memory per message of the selected folder."""
+
+    uid: int
+    modseq: int
+    flags: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    folder_id: int
+    uid: int
+    modseq: int
+    flags: frozenset[str]
+    internaldate: datetime  # timezone-aware
+    size: int  # octets of the stored (CRLF) bytes == RFC822.SIZE
+    blob_id: str  # sha256 hex of the stored bytes
+    summary: bytes  # mailgate.mime summary, serialized once at delivery
+
+    @property
+    def meta(self) -> MessageMeta:
+        return MessageMeta(self.uid, self.modseq, self.flags)
+
+
+@dataclass(frozen=True, slots=True)
+class FolderStatus:
+    messages: int
+    unseen: int
+    size: int  # sum of message sizes (STATUS=SIZE)
+    uidnext: int
+    uidvalidity: int
+    highestmodseq: int
+    deleted: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """Outcome of a flag change: what changed, and what UNCHANGEDSINCE refused."""
+
+    changed: tuple[MessageMeta, ...]
+    refused: tuple[int, ...] = ()  # UIDs whose modseq exceeded UNCHANGEDSINCE
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A folder changed; listeners re-read it by MODSEQ / UID."""
+
+    folder_id: int
