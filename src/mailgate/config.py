@@ -1,0 +1,92 @@
+"""Bootstrap configuration: the data folder and its mailgate.toml.
+
+Only what a server needs before it can reach the store lives here (hostname,
+node name, store location, certificate). Everything an admin changes while the
+server runs (bindings, limits, login rules) lives in the store's settings.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+CONFIG_NAME = "mailgate.toml"
+ENV_DATA = "MAILGATE_DATA"
+
+
+class ConfigError(Exception):
+    """The data folder or its configuration is missing or invalid."""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    data_dir: Path
+    hostname: str
+    node: str
+    store_path: Path
+    blob_dir: Path
+    tls_cert: Path
+    tls_key: Path
+    log_dir: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.data_dir / CONFIG_NAME
+
+
+def resolve_data_dir(explicit: str | os.PathLike[str] | None) -> Path:
+    value = explicit or os.environ.get(ENV_DATA)
+    if not value:
+        raise ConfigError(f"no data folder: give --data DIR or set {ENV_DATA}")
+    return Path(value).expanduser().resolve()
+
+
+def load_config(data_dir: Path) -> Config:
+    path = data_dir / CONFIG_NAME
+    if not path.is_file():
+        raise ConfigError(f"{data_dir} is not a mailgate data folder (no {CONFIG_NAME}); run 'mailgate init' first")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    server = raw.get("server", {})
+    store = raw.get("store", {})
+    tls = raw.get("tls", {})
+
+    def rel(value: object, default: str) -> Path:
+        p = Path(str(value or default))
+        return p if p.is_absolute() else data_dir / p
+
+    hostname = str(server.get("hostname") or "localhost")
+    return Config(
+        data_dir=data_dir,
+        hostname=hostname,
+        node=str(server.get("node") or hostname.split(".")[0]),
+        store_path=rel(store.get("path"), "mailgate.db"),
+        blob_dir=rel(store.get("blobs"), "blobs"),
+        tls_cert=rel(tls.get("cert"), "tls/cert.pem"),
+        tls_key=rel(tls.get("key"), "tls/key.pem"),
+        log_dir=rel(server.get("log_dir"), "logs"),
+    )
+
+
+def render_config(hostname: str, node: str) -> str:
+    def q(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    return (
+        "# mailgate bootstrap configuration. Listener bindings, limits and login\n"
+        "# rules live in the store: see 'mailgate imap show' / 'mailgate pop show'.\n"
+        "[server]\n"
+        f"hostname = {q(hostname)}\n"
+        f"node = {q(node)}\n"
+        'log_dir = "logs"\n\n'
+        "[store]\n"
+        'path = "mailgate.db"\n'
+        'blobs = "blobs"\n\n'
+        "[tls]\n"
+        'cert = "tls/cert.pem"\n'
+        'key = "tls/key.pem"\n'
+    )

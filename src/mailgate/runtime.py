@@ -1,0 +1,22 @@
+"""What every protocol driver of a running server shares."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import dataclass, field
+
+from .settings import ImapSettings, PopSettings
+from .storage.base import Store
+from .storage.blobs import BlobStore
+
+
+@dataclass
+class Runtime:
+    store: Store
+    blobs: BlobStore
+    hostname: str
+    tls_context: ssl.SSLContext | None
+    imap: ImapSettings = field(default_factory=ImapSettings)
+    pop: PopSettings = field(default_factory=PopSettings)
+    shutting_down: asyncio.Event = field(default_factory=asyncio.Event)
