@@ -6,7 +6,7 @@ import asyncio
 import ssl
 from dataclasses import dataclass, field
 
-from .settings import ImapSettings, PopSettings
+from .settings import ImapSettings, PopSettings, SmtpSettings
 from .storage.base import Store
 from .storage.blobs import BlobStore
 
@@ -19,4 +19,5 @@ class Runtime:
     tls_context: ssl.SSLContext | None
     imap: ImapSettings = field(default_factory=ImapSettings)
     pop: PopSettings = field(default_factory=PopSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
     shutting_down: asyncio.Event = field(default_factory=asyncio.Event)

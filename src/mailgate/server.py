@@ -1,0 +1,178 @@
+"""`mailgate serve`: every role in one asyncio process.
+
+Listeners follow the bindings stored in the settings: a watcher re-reads them
+every second, opens new bindings and closes removed ones, so `mailgate imap set`
+and friends apply without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import ssl
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from .admin.ops import open_store
+from .config import Config
+from .runtime import Runtime
+from .settings import ImapSettings, PopSettings, SettingsError, SmtpSettings, from_strings
+from .transport.certs import server_context
+from .transport.connection import Connection
+from .transport.listener import Listener
+
+log = logging.getLogger("mailgate")
+
+DriverFactory = Callable[[Runtime], Callable[[Connection], Awaitable[None]]]
+SETTINGS_POLL_SECONDS = 1.0
+ORPHAN_MIN_AGE_SECONDS = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One kind of listener: which driver, implicit TLS or not, which bindings."""
+
+    service: str  # "imap4" / "pop3" / ...
+    label: str  # what clients call it
+    implicit_tls: bool
+    bindings: Callable[[Runtime], tuple[str, ...]]
+    driver: DriverFactory
+
+
+def _pop3_driver(runtime: Runtime):
+    from .transport.pop3_driver import run_pop3
+
+    return lambda conn: run_pop3(conn, runtime)
+
+
+def _imap_driver(runtime: Runtime):
+    from .transport.imap_driver import run_imap
+
+    return lambda conn: run_imap(conn, runtime)
+
+
+def endpoints() -> list[Endpoint]:
+    found = [
+        Endpoint("pop3", "POP3 (STLS)", False, lambda r: r.pop.unencrypted_or_tls_bindings, _pop3_driver),
+        Endpoint("pop3", "POP3 (TLS)", True, lambda r: r.pop.ssl_bindings, _pop3_driver),
+        Endpoint("imap4", "IMAP4 (STARTTLS)", False, lambda r: r.imap.unencrypted_or_tls_bindings, _imap_driver),
+        Endpoint("imap4", "IMAP4 (TLS)", True, lambda r: r.imap.ssl_bindings, _imap_driver),
+    ]
+    return [e for e in found if _driver_available(e.service)]
+
+
+def _driver_available(service: str) -> bool:
+    import importlib.util
+
+    module = {"pop3": "mailgate.transport.pop3_driver", "imap4": "mailgate.transport.imap_driver"}[service]
+    return importlib.util.find_spec(module) is not None
+
+
+class Server:
+    def __init__(self, config: Config, runtime: Runtime) -> None:
+        self.config = config
+        self.runtime = runtime
+        self.listeners: dict[tuple[str, bool, str], Listener] = {}
+
+    async def load_settings(self) -> None:
+        store = self.runtime.store
+        try:
+            self.runtime.imap = from_strings(ImapSettings, await store.get_settings("imap"))
+            self.runtime.pop = from_strings(PopSettings, await store.get_settings("pop"))
+            self.runtime.smtp = from_strings(SmtpSettings, await store.get_settings("smtp"))
+        except SettingsError as exc:
+            log.error("stored settings are invalid, keeping the previous ones: %s", exc)
+
+    async def reconcile(self) -> None:
+        """Open listeners for bindings that appeared, close those that went."""
+        wanted: dict[tuple[str, bool, str], Endpoint] = {}
+        for endpoint in endpoints():
+            for binding in endpoint.bindings(self.runtime):
+                wanted[(endpoint.service, endpoint.implicit_tls, binding)] = endpoint
+        for key in [k for k in self.listeners if k not in wanted]:
+            listener = self.listeners.pop(key)
+            await listener.stop(drain_seconds=0)
+            log.info("closed %s", key[2])
+        for key, endpoint in wanted.items():
+            if key in self.listeners:
+                continue
+            listener = Listener(key[2], endpoint.driver(self.runtime), endpoint.implicit_tls,
+                                self.runtime.tls_context)
+            try:
+                await listener.start()
+            except OSError as exc:
+                log.error("cannot listen on %s for %s: %s", key[2], endpoint.label, exc)
+                continue
+            self.listeners[key] = listener
+
+    async def watch_settings(self) -> None:
+        while not self.runtime.shutting_down.is_set():
+            try:
+                await asyncio.wait_for(self.runtime.shutting_down.wait(), SETTINGS_POLL_SECONDS)
+            except asyncio.TimeoutError:
+                pass
+            if self.runtime.shutting_down.is_set():
+                return
+            await self.load_settings()
+            await self.reconcile()
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(listener.stop() for listener in self.listeners.values()))
+        self.listeners.clear()
+
+
+def client_settings_text(config: Config, server: Server) -> str:
+    lines = [f"mailgate {config.node} is serving {config.hostname}. Client settings:"]
+    for endpoint in endpoints():
+        for binding in endpoint.bindings(server.runtime):
+            port = binding.rpartition(":")[2]
+            security = "SSL/TLS" if endpoint.implicit_tls else "STARTTLS"
+            lines.append(f"  {endpoint.label:<18} server {config.hostname}  port {port}  encryption {security}")
+    return "\n".join(lines)
+
+
+async def run_server(config: Config) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    started = time.monotonic()
+    try:
+        tls = server_context(config.tls_cert, config.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        log.error("cannot load the certificate %s: %s", config.tls_cert, exc)
+        return 1
+    async with open_store(config) as (store, blobs):
+        runtime = Runtime(store=store, blobs=blobs, hostname=config.hostname, tls_context=tls)
+        server = Server(config, runtime)
+        await server.load_settings()
+        await server.reconcile()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, runtime.shutting_down.set)
+        print(client_settings_text(config, server), flush=True)
+        print(f"ready in {time.monotonic() - started:.2f} s", flush=True)
+        sweep = asyncio.create_task(_sweep_orphans(runtime))
+        watcher = asyncio.create_task(server.watch_settings())
+        await runtime.shutting_down.wait()
+        log.info("shutting down: draining connections")
+        sweep.cancel()
+        await watcher
+        await server.stop()
+    log.info("stopped")
+    return 0
+
+
+async def _sweep_orphans(runtime: Runtime) -> None:
+    """Remove blobs no row points at (left by a crash between the blob write and
+    the row commit). Only old ones: a delivery in flight elsewhere is young."""
+    try:
+        referenced = await runtime.store.referenced_blob_ids()
+        removed = await asyncio.to_thread(runtime.blobs.sweep, referenced, ORPHAN_MIN_AGE_SECONDS)
+        if removed:
+            log.info("removed %d orphan blobs", removed)
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # the sweep is housekeeping: never fatal
+        log.exception("orphan sweep failed")
