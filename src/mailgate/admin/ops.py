@@ -225,3 +225,29 @@ async def deliver_local(
         if account is None:
             raise UnknownRecipient(f"no mailbox {address}")
         return await deliver(store, blobs, account, folder, source, flags=flags, internaldate=internaldate)
+
+
+# --- protocol settings -------------------------------------------------------
+
+SETTINGS_SCOPES = {"imap": ImapSettings, "pop": PopSettings, "smtp": SmtpSettings}
+
+
+async def get_protocol_settings(config: Config, scope: str) -> object:
+    from ..settings import from_strings
+
+    async with open_store(config) as (store, _):
+        return from_strings(SETTINGS_SCOPES[scope], await store.get_settings(scope))
+
+
+async def set_protocol_settings(config: Config, scope: str, values: dict[str, str]) -> object:
+    """Validates the whole resulting settings object before storing anything."""
+    from ..settings import SettingsError, from_strings
+
+    async with open_store(config) as (store, _):
+        merged = {**await store.get_settings(scope), **values}
+        try:
+            result = from_strings(SETTINGS_SCOPES[scope], merged)
+        except SettingsError as exc:
+            raise OpError(str(exc)) from None
+        await store.put_settings(scope, values)
+        return result

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import TypeVar
 
 from .models import FlagMode
+
+T = TypeVar("T")
 
 # IMAP system flags are case-insensitive on the wire; storing one spelling
 # keeps "\SEEN" and "\Seen" from becoming two flags and keeps the unseen
@@ -80,6 +83,6 @@ def is_inferior_or_self(name: str, root: str) -> bool:
     return name == root or name.startswith(root + "/")
 
 
-def chunks(seq: list[int], size: int = CHUNK) -> Iterable[list[int]]:
+def chunks(seq: list[T], size: int = CHUNK) -> Iterable[list[T]]:
     for i in range(0, len(seq), size):
         yield seq[i : i + size]

@@ -17,11 +17,12 @@ import time
 import uuid
 from collections.abc import AsyncIterable, Iterable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, Callable, TypeVar
 
 from ..mime.lineends import CrlfNormalizer
 from .errors import BlobMissing, StorageError
 
+T = TypeVar("T")
 _BLOB_ID = re.compile(r"[0-9a-f]{64}")
 # Regroup tiny chunks before writing: fewer syscalls for line-at-a-time sources.
 _WRITE_BUFFER = 256 * 1024
@@ -33,6 +34,14 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _storage_io(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call a file operation, translating OSError (disk full, permissions)."""
+    try:
+        return fn(*args, **kwargs)
+    except OSError as exc:
+        raise StorageError(f"blob store I/O failed: {exc}") from None
 
 
 class BlobStore:
@@ -76,7 +85,8 @@ class BlobStore:
         pending: list[bytes] = []
         pending_len = 0
         try:
-            with open(tmp, "wb", buffering=0) as fh:
+            fh = _storage_io(open, tmp, "wb", buffering=0)
+            with fh:
 
                 def put(data: bytes) -> None:
                     nonlocal size, pending_len
@@ -92,10 +102,13 @@ class BlobStore:
                 def flush() -> None:
                     nonlocal pending_len
                     if pending:
-                        fh.write(b"".join(pending))
+                        _storage_io(fh.write, b"".join(pending))
                         pending.clear()
                         pending_len = 0
 
+                # Errors raised by the source itself (a client hanging up)
+                # pass through untouched; only our own file I/O becomes
+                # StorageError (see _storage_io).
                 if isinstance(chunks, (bytes, bytearray, memoryview)):
                     put(norm.feed(bytes(chunks)))
                 elif isinstance(chunks, AsyncIterable):
@@ -106,18 +119,16 @@ class BlobStore:
                         put(norm.feed(chunk))
                 put(norm.finish())
                 flush()
-                await asyncio.to_thread(os.fsync, fh.fileno())
+                await asyncio.to_thread(_storage_io, os.fsync, fh.fileno())
             blob_id = digest.hexdigest()
             path = await asyncio.to_thread(self._install, tmp, blob_id)
-        except BaseException as exc:
+        except BaseException:
             # Includes cancellation: never leave our temp file behind if we can
             # help it (sweep catches the rest after a crash).
             try:
                 tmp.unlink()
             except OSError:
                 pass
-            if isinstance(exc, OSError):
-                raise StorageError(f"cannot write blob: {exc}") from None
             raise
         return blob_id, size, path
 

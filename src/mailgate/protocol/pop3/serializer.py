@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from .responses import Challenge, Err, Lines, Ok, Stream
 
@@ -78,10 +78,15 @@ async def encode_stream(response: Stream) -> AsyncIterator[bytes]:
     """Status line, the stuffed body chunk by chunk, the terminator."""
     yield _status(b"+OK", response.status.text, response.status.code)
     stuffer = DotStuffer()
-    async for chunk in response.body:
-        stuffed = stuffer.feed(chunk)
-        if stuffed:
-            yield stuffed
+    body = response.body
+    try:
+        async for chunk in body:
+            stuffed = stuffer.feed(chunk)
+            if stuffed:
+                yield stuffed
+    finally:
+        if isinstance(body, AsyncGenerator):  # stopped early: let it clean up
+            await body.aclose()
     yield stuffer.finish()
 
 

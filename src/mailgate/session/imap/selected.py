@@ -1,0 +1,167 @@
+"""The selected folder as one IMAP session sees it.
+
+RFC 3501 section 7.4.1 / RFC 9051 section 7.5.1: message sequence numbers may
+only change when the server tells the client, and EXPUNGE must not be sent
+while answering FETCH, STORE or SEARCH by sequence number. So each session
+keeps its own view (UID list, flags, MODSEQs), learns what changed in the store
+by MODSEQ, and reports changes only at points where the rules allow it.
+Messages expunged by others stay in this view until their EXPUNGE is sent.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+from ...storage.base import Store
+from ...storage.models import Folder, MessageMeta
+
+# In-process \Recent bookkeeping (IMAP4rev1 only): the highest UID some session
+# has already seen as recent, per folder. The first session to see a message
+# gets \Recent for it.
+_recent_claims: dict[int, int] = {}
+
+
+def claim_recent(folder_id: int, max_uid: int) -> int:
+    """Marks UIDs up to max_uid as seen; returns the previous claim."""
+    previous = _recent_claims.get(folder_id, 0)
+    if max_uid > previous:
+        _recent_claims[folder_id] = max_uid
+    return previous
+
+
+@dataclass
+class Updates:
+    """What a poll found, in the form the serializer needs."""
+
+    expunged_seqs: list[int] = field(default_factory=list)  # in send order
+    expunged_uids: list[int] = field(default_factory=list)
+    exists: int | None = None
+    recent: int | None = None
+    flag_changes: list[tuple[int, MessageMeta]] = field(default_factory=list)  # (seq, meta)
+
+    def __bool__(self) -> bool:
+        return bool(self.expunged_seqs or self.exists is not None or self.flag_changes)
+
+
+class SelectedFolder:
+    def __init__(self, folder: Folder, readonly: bool, index: list[MessageMeta]) -> None:
+        self.folder = folder
+        self.readonly = readonly
+        self.uids: list[int] = [m.uid for m in index]
+        self.meta: dict[int, MessageMeta] = {m.uid: m for m in index}
+        self.known_modseq = max([folder.highestmodseq, *(m.modseq for m in index)]) if index else folder.highestmodseq
+        self.gone: set[int] = set()  # expunged in the store, not yet reported
+        self.recent: set[int] = set()
+        self.reported_exists = len(self.uids)
+        self.saved_result: list[int] = []  # SEARCHRES "$" (UIDs)
+        self._pending_flags: dict[int, MessageMeta] = {}  # changed by others
+
+    @classmethod
+    async def open(cls, store: Store, folder: Folder, readonly: bool, track_recent: bool = True) -> SelectedFolder:
+        index = await store.message_index(folder.id)
+        view = cls(folder, readonly, index)
+        if track_recent and view.uids and not readonly:
+            previous = claim_recent(folder.id, view.uids[-1])
+            view.recent = {uid for uid in view.uids if uid > previous}
+        return view
+
+    # --- numbering --------------------------------------------------------
+    @property
+    def exists(self) -> int:
+        return len(self.uids)
+
+    def seq_of(self, uid: int) -> int | None:
+        i = bisect.bisect_left(self.uids, uid)
+        return i + 1 if i < len(self.uids) and self.uids[i] == uid else None
+
+    def uid_at(self, seq: int) -> int:
+        return self.uids[seq - 1]
+
+    @property
+    def max_uid(self) -> int:
+        return self.uids[-1] if self.uids else 0
+
+    def live_uids(self, uids: list[int]) -> list[int]:
+        """Drop UIDs already expunged in the store (not yet reported)."""
+        return [u for u in uids if u not in self.gone] if self.gone else uids
+
+    # --- learning from the store -------------------------------------------
+    async def poll(self, store: Store) -> None:
+        """Read what changed since known_modseq into the view (no reporting)."""
+        changed = await store.changed_since(self.folder.id, self.known_modseq)
+        expunged = await store.expunged_since(self.folder.id, self.known_modseq)
+        newest = self.known_modseq
+        last_uid = self.max_uid
+        new_uids: list[int] = []
+        for meta in changed:
+            newest = max(newest, meta.modseq)
+            if meta.uid > last_uid:
+                new_uids.append(meta.uid)
+                self.meta[meta.uid] = meta
+            elif meta.uid in self.meta and self.meta[meta.uid].modseq != meta.modseq:
+                self._pending_flags[meta.uid] = meta
+        for uid in expunged:
+            if uid in self.meta:
+                self.gone.add(uid)
+        if expunged:
+            # The expunge log's MODSEQs are not returned; re-reading from the
+            # folder's HIGHESTMODSEQ keeps us from seeing them again.
+            folder = await store.get_folder_by_id(self.folder.id)
+            if folder is not None:
+                newest = max(newest, folder.highestmodseq)
+        if new_uids:
+            new_uids.sort()
+            self.uids.extend(new_uids)
+            previous = claim_recent(self.folder.id, new_uids[-1]) if not self.readonly else new_uids[-1]
+            self.recent.update(u for u in new_uids if u > previous)
+        self.known_modseq = newest
+
+    def apply_own_change(self, meta: MessageMeta) -> None:
+        """A STORE by this session: no unsolicited FETCH needed for it."""
+        if meta.uid in self.meta:
+            self.meta[meta.uid] = meta
+        self._pending_flags.pop(meta.uid, None)
+
+    def forget_expunged_by_self(self, uids: list[int]) -> list[int]:
+        """This session's EXPUNGE: returns the sequence numbers to report, in
+        send order (each EXPUNGE renumbers the messages after it)."""
+        return self._drop(uids)
+
+    def take_updates(self, allow_expunge: bool) -> Updates:
+        """What to report now. allow_expunge is False while answering FETCH,
+        STORE or SEARCH by sequence number (RFC 3501 7.4.1)."""
+        updates = Updates()
+        if allow_expunge and self.gone:
+            gone = sorted(self.gone)
+            updates.expunged_uids = gone
+            updates.expunged_seqs = self._drop(gone)
+        for uid, meta in sorted(self._pending_flags.items()):
+            if uid in self.gone:
+                continue
+            self.meta[uid] = meta
+            seq = self.seq_of(uid)
+            if seq is not None:
+                updates.flag_changes.append((seq, meta))
+        self._pending_flags.clear()
+        if len(self.uids) != self.reported_exists or updates.expunged_seqs:
+            if len(self.uids) > self.reported_exists - len(updates.expunged_seqs):
+                updates.exists = len(self.uids)
+                updates.recent = len(self.recent)
+            self.reported_exists = len(self.uids)
+        return updates
+
+    def _drop(self, uids: list[int]) -> list[int]:
+        seqs: list[int] = []
+        for uid in sorted(uids, reverse=True):
+            seq = self.seq_of(uid)
+            if seq is None:
+                continue
+            # Descending order: each number is still right when the client
+            # applies the EXPUNGEs one after another.
+            seqs.append(seq)
+            del self.uids[seq - 1]
+            self.meta.pop(uid, None)
+            self.recent.discard(uid)
+            self.gone.discard(uid)
+        return seqs
