@@ -12,6 +12,7 @@ import re
 
 _ENCODED_WORD = re.compile(rb"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 _BETWEEN_WORDS = re.compile(rb"[ \t\r\n]+\Z")
+_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 
 
 def codec_for(charset: str | bytes | None) -> str | None:
@@ -49,6 +50,8 @@ def _decode_word(m: re.Match[bytes]) -> str | None:
     charset, enc, text = m.group(1), m.group(2).lower(), m.group(3)
     try:
         if enc == b"b":
+            if text.translate(None, _B64_ALPHABET):
+                return None  # not base64 at all: keep the word as written
             raw = binascii.a2b_base64(text + b"=" * (-len(text) % 4))
         else:
             raw = re.sub(rb"=([0-9A-Fa-f]{2})", lambda h: bytes([int(h.group(1), 16)]),

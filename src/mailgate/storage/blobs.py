@@ -48,7 +48,7 @@ class BlobStore:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._tmp = self.root / "tmp"
-        self._tmp.mkdir(parents=True, exist_ok=True)
+        _storage_io(self._tmp.mkdir, parents=True, exist_ok=True)
 
     # --- naming ----------------------------------------------------------
     def path(self, blob_id: str) -> Path:

@@ -237,8 +237,12 @@ class MemoryStore:
     ) -> Message:
         f = self._folder(folder_id)
         self._check_quota(f.account_id, size, quota_bytes)
-        m = _Msg(f.uidnext, f.bump(), canon_flags(flags),
-                 internaldate or datetime.now(timezone.utc), size, blob_id, summary)
+        if internaldate is None:
+            internaldate = datetime.now(timezone.utc)
+        elif internaldate.tzinfo is None:  # as SQLite does: naive means UTC
+            internaldate = internaldate.replace(tzinfo=timezone.utc)
+        m = _Msg(f.uidnext, f.bump(), canon_flags(flags), internaldate, size, blob_id,
+                 bytes(summary))
         f.msgs[m.uid] = m
         f.uidnext += 1
         self._listeners.fire([folder_id])

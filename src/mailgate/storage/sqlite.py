@@ -19,7 +19,6 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-
 from . import sqlite_folders as F
 from . import sqlite_messages as M
 from .models import (
@@ -208,5 +207,3 @@ class SqliteStore:
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
-
-

@@ -23,8 +23,8 @@ def parse_binding(text: str) -> tuple[str, int]:
         raise ValueError(f"binding {text!r} is not ADDRESS:PORT")
     host = host.strip("[]") or "0.0.0.0"
     number = int(port)
-    if not 0 < number < 65536:
-        raise ValueError(f"binding {text!r}: port must be 1-65535")
+    if not 0 <= number < 65536:  # 0: let the kernel choose (tests)
+        raise ValueError(f"binding {text!r}: port must be 0-65535")
     return host, number
 
 

@@ -97,7 +97,7 @@ class Cursor:
     def _where(self) -> str:
         if self.at_end():
             return " at end of command"
-        snippet = self.text[self.pos:self.pos + 16].decode("ascii", "replace")
+        snippet = self.text[self.pos:self.pos + 16].decode("ascii", "backslashreplace")
         return f" near {snippet!r}"
 
     def run(self, chars: frozenset[int]) -> bytes:
@@ -219,6 +219,8 @@ def astring(cur: Cursor, what: str = "a string") -> bytes:
     ch = cur.peek()
     if ch in (0x22, 0x7B):
         return string(cur)
+    if cur.startswith_ci(b"~{"):
+        literal(cur)  # raises the clear "literal8 only in APPEND" error
     value = cur.run(ASTRING_CHARS)
     if not value:
         raise ParseError(f"expected {what}{cur._where()}")

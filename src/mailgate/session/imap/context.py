@@ -1,0 +1,68 @@
+"""Per-connection IMAP session state shared by the command handlers.
+
+Handlers are async generators: `async def handle_x(ctx, cmd) -> AsyncIterator[Response]`.
+They yield untagged responses as they go (so a FETCH of 100,000 messages
+streams) and end with the command's Tagged completion. They never touch the
+connection: the driver (transport/imap_driver.py) serializes and writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from ...protocol.imap.responses import Response
+from ...runtime import Runtime
+from ...storage.models import Account
+from .selected import SelectedFolder
+
+HIERARCHY_SEPARATOR = "/"
+
+
+@dataclass
+class SessionContext:
+    runtime: Runtime
+    tls_active: bool = False
+    account: Account | None = None
+    selected: SelectedFolder | None = None
+    # ENABLEd extensions (RFC 5161): "CONDSTORE", "QRESYNC", "UTF8=ACCEPT", "IMAP4rev2"
+    enabled: set[str] = field(default_factory=set)
+    # CONDSTORE is also switched on by any command that uses MODSEQ (RFC 7162 3.1).
+    condstore_used: bool = False
+    client_id: tuple[tuple[str, str | None], ...] | None = None
+
+    @property
+    def utf8(self) -> bool:
+        return "UTF8=ACCEPT" in self.enabled
+
+    @property
+    def rev2(self) -> bool:
+        return "IMAP4rev2" in self.enabled
+
+    @property
+    def condstore(self) -> bool:
+        return self.condstore_used or "CONDSTORE" in self.enabled or "QRESYNC" in self.enabled
+
+    @property
+    def qresync(self) -> bool:
+        return "QRESYNC" in self.enabled
+
+    @property
+    def store(self):
+        return self.runtime.store
+
+    @property
+    def blobs(self):
+        return self.runtime.blobs
+
+
+Handler = Callable[[SessionContext, object], AsyncIterator[Response]]
+
+
+def canonical_folder_name(name: str) -> str:
+    """INBOX is case-insensitive (RFC 3501 5.1), including as a hierarchy root."""
+    if name.upper() == "INBOX":
+        return "INBOX"
+    if name[:6].upper() == "INBOX" + HIERARCHY_SEPARATOR:
+        return "INBOX" + name[5:]
+    return name
