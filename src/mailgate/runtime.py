@@ -6,6 +6,7 @@ import asyncio
 import ssl
 from dataclasses import dataclass, field
 
+from .session.changes import ChangeHub
 from .settings import ImapSettings, PopSettings, SmtpSettings
 from .storage.base import Store
 from .storage.blobs import BlobStore
@@ -21,3 +22,11 @@ class Runtime:
     pop: PopSettings = field(default_factory=PopSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     shutting_down: asyncio.Event = field(default_factory=asyncio.Event)
+    _hub: ChangeHub | None = None
+
+    @property
+    def changes(self) -> ChangeHub:
+        """Per-folder change callbacks (created on first use, on the loop)."""
+        if self._hub is None:
+            self._hub = ChangeHub(self.store)
+        return self._hub

@@ -261,6 +261,13 @@ def test_deep_nesting_is_bounded() -> None:
     assert s.size == len(buf) and len(s.parts) < 100
 
 
+def test_part_count_is_bounded() -> None:
+    buf = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n" + b"--b\r\n" * 30_000 + b"--b--\r\n"
+    s = summarize(buf)
+    assert 9_000 < len(s.parts) <= 10_001
+    assert s.parts[0].body_end == len(buf)  # the rest is epilogue
+
+
 # --- 10 MB from an mmap -----------------------------------------------------------
 
 @pytest.mark.slow

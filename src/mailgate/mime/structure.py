@@ -16,6 +16,9 @@ from .headers import Field, field_values, split_fields
 from .params import Params, get_param, parse_content_type, parse_cte, parse_disposition
 
 MAX_DEPTH = 32  # deeper multiparts / messages are kept as opaque leaves
+# More parts than this (hostile mail: 10 MB of empty parts) are not split
+# out; what follows the last one counts as that multipart's epilogue.
+MAX_PARTS = 10_000
 _CHUNK = 1 << 16
 
 
@@ -48,7 +51,6 @@ class Node:
     cte: bytes = b"7bit"
     children: list[Node] = field(default_factory=list)
     message: Node | None = None  # the encapsulated message of message/rfc822
-    synthetic: bool = False  # the empty part given to a multipart without parts
 
     def first(self, key: str) -> bytes | None:
         values = field_values(self.fields, key)
@@ -74,6 +76,7 @@ class _Parser:
     def __init__(self, buf: Buffer) -> None:
         self.buf = buf
         self.size = len(buf)
+        self.count = 0  # entities parsed so far
 
     # -- delimiter lines ---------------------------------------------------
     def _match(self, p: int, bounds: tuple[bytes, ...]) -> Delim | None:
@@ -127,6 +130,7 @@ class _Parser:
         """Parse the entity starting at `start`; also return the delimiter
         line (of any active boundary) that ended it, None at end of data."""
         buf, size = self.buf, self.size
+        self.count += 1
         # The first delimiter bounds everything the header search looks at,
         # so a part without a blank line costs O(part), not O(message).
         d = self.find_delim(start, size, bounds)
@@ -135,8 +139,14 @@ class _Parser:
         if buf[start : start + 2] == b"\r\n" or buf[start : start + 1] == b"\n":
             blank = start
         else:
-            hits = (buf.find(b"\n\r\n", start, region_end), buf.find(b"\n\n", start, region_end))
-            blank = min((x + 1 for x in hits if x >= 0), default=-1)
+            crlf = buf.find(b"\n\r\n", start, region_end)
+            lf = buf.find(b"\n\n", start, region_end if crlf < 0 else crlf + 1)
+            if lf >= 0:
+                blank = lf + 1
+            elif crlf >= 0:
+                blank = crlf + 1
+            else:
+                blank = -1
         if blank >= 0:  # body starts after the empty line
             nl = buf.find(b"\n", blank, region_end)
             node.body_start = region_end if nl < 0 else nl + 1
@@ -150,11 +160,14 @@ class _Parser:
             d = self.find_delim(body, size, inner)
             level = len(bounds)
             is_digest = node.csub.lower() == b"digest"
-            while d is not None and d.level == level and not d.close:
+            while (d is not None and d.level == level and not d.close
+                   and self.count < MAX_PARTS):
                 child, d = self.entity(d.line_end, inner, depth + 1, is_digest)
                 node.children.append(child)
             content_start = body
-            if d is not None and d.level == level:  # close delimiter: epilogue
+            if d is not None and d.level == level and not d.close:  # MAX_PARTS hit
+                d = self.find_delim(d.line_end, size, bounds)
+            elif d is not None and d.level == level:  # close delimiter: epilogue
                 # The close line's own CRLF is not the CRLF before the next
                 # delimiter (Dovecot: 018 BODY[2.1] ends "--L4--\r\n").
                 content_start = d.line_end
@@ -173,7 +186,7 @@ class _Parser:
 
     @staticmethod
     def _empty(at: int) -> Node:
-        return Node(at, at, at, params=[(b"charset", b"us-ascii")], synthetic=True)
+        return Node(at, at, at, params=[(b"charset", b"us-ascii")])
 
     @staticmethod
     def _content(node: Node, digest: bool, depth: int) -> None:

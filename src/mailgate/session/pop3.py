@@ -46,7 +46,7 @@ from ..protocol.pop3 import (
     allowed,
     capabilities,
 )
-from ..protocol.pop3.sasl import MECHANISMS, Credentials, SaslChallenge, SaslExchange, Step, decode_base64
+from ..protocol.sasl import MECHANISMS, Credentials, SaslChallenge, SaslExchange, Step, decode_base64
 from ..runtime import Runtime
 from ..settings import PopSettings
 from ..storage.blobs import BlobStore

@@ -16,7 +16,7 @@ from mailgate.protocol.pop3 import (
     allowed,
     capabilities,
 )
-from mailgate.protocol.pop3.sasl import (
+from mailgate.protocol.sasl import (
     Credentials,
     LoginExchange,
     PlainExchange,
