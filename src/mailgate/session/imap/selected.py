@@ -56,6 +56,9 @@ class SelectedFolder:
         self.reported_exists = len(self.uids)
         self.saved_result: list[int] = []  # SEARCHRES "$" (UIDs)
         self._pending_flags: dict[int, MessageMeta] = {}  # changed by others
+        # Set by the change hub when the store says this folder changed; the
+        # session polls only then, so an idle folder costs no queries.
+        self.dirty = False
 
     @classmethod
     async def open(cls, store: Store, folder: Folder, readonly: bool, track_recent: bool = True) -> SelectedFolder:
