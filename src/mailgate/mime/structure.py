@@ -62,6 +62,9 @@ class Node:
         return None if value is None else parse_disposition(value)
 
 
+MAX_HEADER_PARSE = 256 * 1024
+
+
 def count_lf(buf: Buffer, start: int, end: int) -> int:
     """LF count in buf[start:end] without copying a big body at once."""
     if isinstance(buf, bytes):
@@ -151,7 +154,10 @@ class _Parser:
             nl = buf.find(b"\n", blank, region_end)
             node.body_start = region_end if nl < 0 else nl + 1
         # else: everything up to the part's end is header (032, 048)
-        node.fields = split_fields(buf[start : node.body_start])
+        # Only the first MAX_HEADER_PARSE bytes of a header are parsed: a
+        # "header" of megabytes (no blank line, 032/048 style) must not be
+        # copied whole into memory; offsets stay exact either way.
+        node.fields = split_fields(buf[start : min(node.body_start, start + MAX_HEADER_PARSE)])
         self._content(node, digest, depth)
         body = node.body_start
         if node.kind == "multipart":
