@@ -25,7 +25,10 @@ def _is_direct(ch: int) -> bool:
 
 
 def _b64(chunk: str) -> bytes:
-    raw = chunk.encode("utf-16-be")
+    return _b64_raw(chunk.encode("utf-16-be"))
+
+
+def _b64_raw(raw: bytes) -> bytes:
     return binascii.b2a_base64(raw, newline=False).rstrip(b"=").replace(b"/", b",")
 
 
@@ -65,7 +68,7 @@ def _decode_run(run: bytes) -> str:
         raise MUTF7Error(f"bad modified base64: {exc}") from None
     if len(raw) % 2:
         raise MUTF7Error("odd number of UTF-16 bytes")
-    if _b64(raw.decode("utf-16-be", errors="surrogatepass")) != run:
+    if _b64_raw(raw) != run:
         raise MUTF7Error("non-canonical modified base64 (trailing bits)")
     try:
         text = raw.decode("utf-16-be")

@@ -121,7 +121,7 @@ _NOT_CHARSETS = frozenset({"idna", "punycode", "unicode-escape", "raw-unicode-es
 
 
 def charset_decoder(charset: str | None) -> Decoder:
-    name = (charset or "UTF-8").upper()
+    name = "UTF-8" if charset is None else charset.upper()
     if name in ("UTF-8", "US-ASCII"):
         # US-ASCII is read as UTF-8: a superset, and clients often mislabel.
         codec = "utf-8"

@@ -44,13 +44,16 @@ class SequenceSet:
     def intervals(self, star: int) -> list[tuple[int, int]]:
         """Sorted, merged, inclusive intervals with "*" replaced by ``star``.
 
-        ``star`` is the largest sequence number or UID in use; with an empty
-        mailbox (star == 0) a "*" still resolves to 0 and matches nothing.
+        ``star`` is the largest sequence number or UID in use.  In an empty
+        mailbox (star == 0) a range with "*" matches nothing at all ("1:*"
+        must not turn into "1").
         """
         if self.saved:
             raise ValueError("'$' must be replaced by the saved result first")
         spans = []
         for lo, hi in self.ranges:
+            if star <= 0 and (lo is None or hi is None):
+                continue
             a = star if lo is None else lo
             b = star if hi is None else hi
             if a > b:

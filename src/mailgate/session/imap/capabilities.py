@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ...policy.login import LoginType, credentials_allowed
+
+if TYPE_CHECKING:
+    from .context import SessionContext
 
 # Announced in every state once logged in; each only when complete.
 AUTHENTICATED_CAPABILITIES = (
@@ -32,3 +37,11 @@ def capabilities(*, authenticated: bool, tls_active: bool, can_start_tls: bool,
     if not credentials_allowed(login_type, tls_active, via_sasl=False):
         caps.append("LOGINDISABLED")
     return caps
+
+
+def for_context(ctx: SessionContext) -> tuple[str, ...]:
+    settings = ctx.runtime.imap
+    return tuple(capabilities(
+        authenticated=ctx.account is not None, tls_active=ctx.tls_active,
+        can_start_tls=ctx.can_start_tls, login_type=settings.login_type,
+        append_limit=settings.max_literal_size))

@@ -8,6 +8,7 @@ connection: the driver (transport/imap_driver.py) serializes and writes.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -23,6 +24,8 @@ HIERARCHY_SEPARATOR = "/"
 class SessionContext:
     runtime: Runtime
     tls_active: bool = False
+    can_start_tls: bool = False
+    remote: str = ""  # client address, for logs and limits
     account: Account | None = None
     selected: SelectedFolder | None = None
     # ENABLEd extensions (RFC 5161): "CONDSTORE", "QRESYNC", "UTF8=ACCEPT", "IMAP4rev2"
@@ -30,6 +33,9 @@ class SessionContext:
     # CONDSTORE is also switched on by any command that uses MODSEQ (RFC 7162 3.1).
     condstore_used: bool = False
     client_id: tuple[tuple[str, str | None], ...] | None = None
+    # Set when the selected folder changes in the store (wakes IDLE).
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    watch_callback: Callable[[], None] | None = None
 
     @property
     def utf8(self) -> bool:

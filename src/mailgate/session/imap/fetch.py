@@ -1,0 +1,412 @@
+"""FETCH (RFC 3501 6.4.5, RFC 3516 BINARY, RFC 7162 CHANGEDSINCE/MODSEQ).
+
+Everything is answered from what delivery stored: FLAGS/UID/MODSEQ from the
+session's view, INTERNALDATE/RFC822.SIZE from the message record,
+ENVELOPE/BODY/BODYSTRUCTURE from the summary's wire bytes, and sections by
+byte range from the blob (seek + read; large ranges are handed to the
+transport as a LiteralStream).  Records are loaded in batches; a FETCH that
+asks only for FLAGS/UID/MODSEQ never touches the store.
+
+The handler drives it like this::
+
+    outcome = FetchOutcome()
+    try:
+        async for response in fetch_responses(ctx, cmd, outcome=outcome):
+            yield response
+    except ReadCommandError as exc:        # bad sequence number: BAD
+        yield exc.to_response(cmd.tag)
+        return
+    yield outcome.tagged(cmd.tag)          # OK, or NO [UNKNOWN-CTE] / [PARSE]
+
+\\Seen is set once per batch through ``mark_seen`` (default: store_flags
++ view.apply_own_change) before that batch's responses are built, so each
+response carries the new FLAGS (RFC 3501: FLAGS is included when \\Seen
+changes as a side effect).
+"""
+
+from __future__ import annotations
+
+import io
+import mmap
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from ... import mime
+from ...protocol.imap import responses as r
+from ...protocol.imap.commands import Fetch
+from ...protocol.imap.fetch_items import FetchAttr, FetchBinary, FetchBinarySize, FetchBody, FetchItem, Section
+from ...protocol.imap.literal import LiteralStream
+from ...storage.errors import StorageError
+from ...storage.models import FlagMode, Message, MessageMeta
+from .context import SessionContext
+from .msgset import ReadCommandError, batched, resolve_set
+from .selected import SelectedFolder
+
+__all__ = ["FetchOutcome", "fetch_responses", "flags_of", "MarkSeen", "BATCH", "STREAM_THRESHOLD"]
+
+BATCH = 500  # UIDs per store.get_messages call
+STREAM_THRESHOLD = 64 * 1024  # sections larger than this go out as a LiteralStream
+SEEN = "\\Seen"
+
+MarkSeen = Callable[[list[int]], Awaitable[None]]
+
+_SYSTEM_ORDER = {f: i for i, f in enumerate(
+    ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft", "\\Recent"))}
+
+
+def flags_of(view: SelectedFolder, meta: MessageMeta) -> tuple[str, ...]:
+    """The message's flags as FETCH FLAGS shows them (\\Recent from the view)."""
+    flags = set(meta.flags)
+    if meta.uid in view.recent:
+        flags.add("\\Recent")
+    return tuple(sorted(flags, key=lambda f: (_SYSTEM_ORDER.get(f, 99), f.lower())))
+
+
+@dataclass
+class FetchOutcome:
+    """What the handler needs after the responses: the completion, and the
+    UIDs whose \\Seen this FETCH set."""
+
+    code: r.ResponseCode | None = None
+    text: str = ""
+    seen: list[int] = field(default_factory=list)
+
+    def fail(self, code: r.ResponseCode, text: str) -> None:
+        if self.code is None:  # the first error decides the completion
+            self.code, self.text = code, text
+
+    def tagged(self, tag: str, ok_text: str = "FETCH completed") -> r.Tagged:
+        if self.code is not None:
+            return r.Tagged(tag, "NO", self.text, self.code)
+        return r.Tagged(tag, "OK", ok_text)
+
+
+# -- the plan: what each item needs ---------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class _Body:
+    """A body-ish item, normalized: RFC822* become BODY[...] with their name."""
+
+    name: str  # response name
+    section: Section
+    partial: tuple[int, int] | None
+
+
+_RECORD_ATTRS = frozenset({"INTERNALDATE", "RFC822.SIZE"})
+_SUMMARY_ATTRS = frozenset({"ENVELOPE", "BODY", "BODYSTRUCTURE"})
+
+
+@dataclass
+class _Plan:
+    items: list[FetchItem | _Body]
+    want_uid: bool
+    want_modseq: bool
+    want_flags: bool
+    needs_record: bool
+    needs_blob: bool
+    sets_seen: bool
+
+
+def _plan(cmd: Fetch) -> _Plan:
+    items: list[FetchItem | _Body] = []
+    seen_items: set[object] = set()
+    needs_record = needs_blob = sets_seen = False
+    want_uid = cmd.uid
+    want_modseq = cmd.changedsince is not None
+    want_flags = False
+    for item in cmd.items:
+        norm: FetchItem | _Body = item
+        if isinstance(item, FetchAttr):
+            name = item.name
+            if name == "UID":
+                want_uid = True
+                continue
+            if name == "MODSEQ":
+                want_modseq = True
+                continue
+            if name == "FLAGS":
+                want_flags = True
+                continue
+            if name in _RECORD_ATTRS or name in _SUMMARY_ATTRS:
+                needs_record = True
+            elif name == "RFC822":
+                norm = _Body("RFC822", Section(), None)
+                sets_seen = True
+            elif name == "RFC822.HEADER":
+                norm = _Body("RFC822.HEADER", Section(text="HEADER"), None)
+            elif name == "RFC822.TEXT":
+                norm = _Body("RFC822.TEXT", Section(text="TEXT"), None)
+                sets_seen = True
+        elif isinstance(item, FetchBody):
+            norm = _Body(item.response_name(), item.section, item.partial)
+            sets_seen = sets_seen or not item.peek
+        elif isinstance(item, FetchBinary):
+            sets_seen = sets_seen or not item.peek
+            norm = FetchBinary(item.part, True, item.partial)  # peek folded in; name is the same
+        if isinstance(norm, (_Body, FetchBinary, FetchBinarySize)):
+            needs_record = needs_blob = True
+        if norm in seen_items:
+            continue
+        seen_items.add(norm)
+        items.append(norm)
+    return _Plan(items, want_uid, want_modseq, want_flags, needs_record, needs_blob, sets_seen)
+
+
+# -- reading the blob -----------------------------------------------------------------
+
+class _BlobRange:
+    """A byte range of a blob as a file-like ``source`` for LiteralStream.
+
+    Opens the file on the first read and closes it once the range is
+    exhausted, so yielding many of these holds no descriptors; NUL becomes
+    0x80 on the way (BODY[] of a message with NUL, corpus 055).
+    """
+
+    def __init__(self, path: str, start: int, length: int, nul_to_80: bool) -> None:
+        self._path = path
+        self._pos = start
+        self._left = length
+        self._nul = nul_to_80
+        self._fh: BinaryIO | None = None
+
+    def read(self, n: int = -1) -> bytes:
+        if self._left <= 0:
+            self.close()
+            return b""
+        if self._fh is None:
+            self._fh = open(self._path, "rb")  # noqa: SIM115 - closed on exhaustion
+            self._fh.seek(self._pos)
+        want = self._left if n is None or n < 0 else min(n, self._left)
+        data = self._fh.read(want)
+        self._left -= len(data)
+        if not data or self._left <= 0:
+            self._left = 0
+            self.close()
+        return mime.nul_to_0x80(data) if self._nul else data
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class _Blob:
+    """One message's blob, opened lazily while its response is built."""
+
+    def __init__(self, ctx: SessionContext, message: Message) -> None:
+        self._ctx = ctx
+        self.message = message
+        self._fh: BinaryIO | None = None
+        self._map: mmap.mmap | None = None
+
+    def _file(self) -> BinaryIO:
+        if self._fh is None:
+            self._fh = self._ctx.blobs.open(self.message.blob_id)
+        return self._fh
+
+    def read(self, start: int, end: int) -> bytes:
+        if end <= start:
+            return b""
+        f = self._file()
+        f.seek(start)
+        return f.read(end - start)
+
+    def buffer(self) -> bytes | mmap.mmap:
+        """The whole message for BINARY's transforms, mapped, not read."""
+        if self.message.size == 0:
+            return b""
+        if self._map is None:
+            self._map = mmap.mmap(self._file().fileno(), 0, access=mmap.ACCESS_READ)
+        return self._map
+
+    def path(self) -> str:
+        return str(self._ctx.blobs.path(self.message.blob_id))
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def _section_spec(section: Section) -> str:
+    """The text section_range() takes: "", "HEADER", "1.2", "2.TEXT"..."""
+    part = ".".join(map(str, section.part))
+    text = section.text or ""
+    if text.startswith("HEADER."):
+        text = "HEADER"
+    return f"{part}.{text}" if part and text else part or text
+
+
+def _clip(start: int, end: int, partial: tuple[int, int] | None) -> tuple[int, int]:
+    if partial is None:
+        return start, end
+    offset, count = partial
+    a = min(start + offset, end)
+    return a, min(a + count, end)
+
+
+def _body_value(blob: _Blob, summary: mime.MessageSummary, item: _Body) -> bytes | LiteralStream | None:
+    spec = _section_spec(item.section)
+    rng = mime.section_range(summary, spec)
+    if rng is None:
+        return None  # no such part: NIL
+    start, end = rng
+    if item.section.text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
+        block = blob.read(start, end)
+        data = mime.header_fields(block, list(item.section.fields),
+                                  item.section.text == "HEADER.FIELDS.NOT")
+        if item.partial is not None:
+            a, b = _clip(0, len(data), item.partial)
+            data = data[a:b]
+        return mime.nul_to_0x80(data) if summary.has_nul else data
+    start, end = _clip(start, end, item.partial)
+    if end - start > STREAM_THRESHOLD:
+        return LiteralStream(end - start, _BlobRange(blob.path(), start, end - start, summary.has_nul))
+    data = blob.read(start, end)
+    return mime.nul_to_0x80(data) if summary.has_nul else data
+
+
+def _binary_value(blob: _Blob, summary: mime.MessageSummary, part: tuple[int, ...],
+                  partial: tuple[int, int] | None) -> bytes | LiteralStream | None:
+    try:
+        data = mime.binary_section(blob.buffer(), summary, ".".join(map(str, part)))
+    except mime.NoSuchPart:
+        return None
+    if partial is not None:
+        a, b = _clip(0, len(data), partial)
+        data = data[a:b]
+    if len(data) > STREAM_THRESHOLD:
+        return LiteralStream(len(data), io.BytesIO(data), binary=b"\0" in data)
+    return data
+
+
+def _binary_size(blob: _Blob, summary: mime.MessageSummary, part: tuple[int, ...]) -> int:
+    try:
+        return len(mime.binary_section(blob.buffer(), summary, ".".join(map(str, part))))
+    except mime.NoSuchPart:
+        return 0
+
+
+_CODES = {"UNKNOWN-CTE": r.UNKNOWN_CTE, "PARSE": r.PARSE}
+
+
+# -- building responses ---------------------------------------------------------------
+
+def _build(ctx: SessionContext, view: SelectedFolder, plan: _Plan, uid: int, seq: int,
+           meta: MessageMeta, message: Message | None, seen_now: bool,
+           outcome: FetchOutcome) -> r.FetchResponse:
+    out: list[r.FetchData] = []
+    if plan.want_uid:
+        out.append(r.FetchNumber("UID", uid))
+    if plan.want_flags:
+        out.append(r.FetchFlags(flags_of(view, meta)))
+    summary: mime.MessageSummary | None = None
+    blob: _Blob | None = None
+    try:
+        for item in plan.items:
+            if isinstance(item, FetchAttr):
+                assert message is not None
+                name = item.name
+                if name == "INTERNALDATE":
+                    out.append(r.FetchInternalDate(message.internaldate))
+                elif name == "RFC822.SIZE":
+                    out.append(r.FetchNumber("RFC822.SIZE", message.size))
+                else:
+                    if summary is None:
+                        summary = mime.MessageSummary.from_bytes(message.summary)
+                    value = {"ENVELOPE": summary.envelope, "BODY": summary.body,
+                             "BODYSTRUCTURE": summary.bodystructure}[name]
+                    out.append(r.FetchRaw(name, value))
+                continue
+            assert message is not None
+            if summary is None:
+                summary = mime.MessageSummary.from_bytes(message.summary)
+            if blob is None:
+                blob = _Blob(ctx, message)
+            try:
+                if isinstance(item, _Body):
+                    out.append(r.FetchSection(item.name, _body_value(blob, summary, item)))
+                elif isinstance(item, FetchBinary):
+                    out.append(r.FetchSection(item.response_name(),
+                                              _binary_value(blob, summary, item.part, item.partial)))
+                elif isinstance(item, FetchBinarySize):
+                    out.append(r.FetchNumber(item.response_name(), _binary_size(blob, summary, item.part)))
+            except mime.BinaryError as exc:
+                # RFC 3516 / corpus 049: the item is left out, the rest of
+                # the message's items still go out, the command ends NO.
+                outcome.fail(_CODES.get(exc.response_code, r.PARSE), exc.text)
+            except StorageError:
+                outcome.fail(r.SERVERBUG, "Message data is unavailable")
+    finally:
+        if blob is not None:
+            blob.close()
+    if seen_now and not plan.want_flags:
+        out.append(r.FetchFlags(flags_of(view, meta)))
+    if plan.want_modseq or (seen_now and ctx.condstore):
+        out.append(r.FetchModSeq(meta.modseq))
+    return r.FetchResponse(seq, tuple(out))
+
+
+async def _default_mark_seen(ctx: SessionContext, view: SelectedFolder, uids: list[int]) -> None:
+    result = await ctx.store.store_flags(view.folder.id, uids, (SEEN,), FlagMode.ADD)
+    for meta in result.changed:
+        view.apply_own_change(meta)
+
+
+async def fetch_responses(ctx: SessionContext, cmd: Fetch, *, outcome: FetchOutcome | None = None,
+                          mark_seen: MarkSeen | None = None,
+                          batch: int = BATCH) -> AsyncIterator[r.FetchResponse]:
+    """The untagged FETCH responses of ``cmd`` over the selected view.
+
+    Raises ReadCommandError (BAD) for an invalid sequence number, before any
+    response.  BINARY errors are recorded in ``outcome`` (complete with
+    ``outcome.tagged(tag)``).  ``mark_seen(uids)`` must set \\Seen on those
+    UIDs and update ``view.meta``; it is awaited once per batch.  CHANGEDSINCE
+    keeps messages whose MODSEQ is greater and adds MODSEQ to every answer;
+    VANISHED (RFC 7162) is the caller's part.
+    """
+    view = ctx.selected
+    if view is None:
+        raise ReadCommandError("BAD", "No folder selected")
+    if outcome is None:
+        outcome = FetchOutcome()
+    uids: Sequence[int] = resolve_set(view, cmd.set, uid=cmd.uid)
+    plan = _plan(cmd)
+    if plan.want_modseq:
+        ctx.condstore_used = True  # RFC 7162 3.1: MODSEQ/CHANGEDSINCE enable CONDSTORE
+    if cmd.changedsince is not None:
+        since = cmd.changedsince
+        uids = [u for u in uids if u in view.meta and view.meta[u].modseq > since]
+    uids = view.live_uids(list(uids))
+    may_set_seen = plan.sets_seen and not view.readonly
+    for chunk in batched(uids, batch):
+        records: dict[int, Message] = {}
+        if plan.needs_record:
+            records = {m.uid: m for m in await ctx.store.get_messages(view.folder.id, chunk)}
+        seen_now: set[int] = set()
+        if may_set_seen:
+            todo = [u for u in chunk if (not plan.needs_record or u in records)
+                    and u in view.meta and SEEN not in view.meta[u].flags]
+            if todo:
+                if mark_seen is None:
+                    await _default_mark_seen(ctx, view, todo)
+                else:
+                    await mark_seen(todo)
+                seen_now = {u for u in todo if u in view.meta and SEEN in view.meta[u].flags}
+                outcome.seen.extend(sorted(seen_now))
+        for uid in chunk:
+            meta = view.meta.get(uid)
+            seq = view.seq_of(uid)
+            if meta is None or seq is None or uid in view.gone:
+                continue
+            message = records.get(uid)
+            if plan.needs_record and message is None:
+                continue  # expunged meanwhile by another session
+            yield _build(ctx, view, plan, uid, seq, meta, message, uid in seen_now, outcome)

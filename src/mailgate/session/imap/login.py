@@ -1,0 +1,50 @@
+"""LOGIN and AUTHENTICATE: credentials in, the login policy applied, a
+completion out. The SASL conversation itself is driven by the driver, which
+owns the connection; this module decides."""
+
+from __future__ import annotations
+
+import logging
+
+from ...directory.auth import authenticate
+from ...policy.login import Protocol, Refusal, credentials_allowed
+from ...protocol.imap import responses as r
+from ...protocol.sasl import MECHANISMS, SaslExchange
+from .capabilities import for_context
+from .context import SessionContext
+
+log = logging.getLogger("mailgate.imap")
+
+_REFUSAL_REPLIES: dict[Refusal, tuple[r.Code, str]] = {
+    Refusal.BAD_CREDENTIALS: (r.AUTHENTICATIONFAILED, "Authentication failed."),
+    Refusal.ANONYMOUS: (r.AUTHENTICATIONFAILED, "Authentication failed."),
+    Refusal.ROLE: (r.AUTHORIZATIONFAILED, "This account may not use IMAP4."),
+    Refusal.PROTOCOL_DISABLED: (r.CONTACTADMIN, "IMAP4 is disabled for this mailbox; contact your administrator."),
+}
+
+
+def plaintext_refusal(ctx: SessionContext, tag: str, via_sasl: bool) -> r.Tagged | None:
+    if credentials_allowed(ctx.runtime.imap.login_type, ctx.tls_active, via_sasl):
+        return None
+    return r.Tagged(tag, "NO", "Use STARTTLS before sending credentials.", r.PRIVACYREQUIRED)
+
+
+def start_sasl(mechanism: str) -> SaslExchange | None:
+    factory = MECHANISMS.get(mechanism.upper())
+    return factory() if factory is not None else None
+
+
+async def log_in(ctx: SessionContext, tag: str, username: str, password: str, *,
+                 via_sasl: bool = False) -> r.Tagged:
+    """Checks the credentials and the policy; on success ctx.account is set."""
+    refused = plaintext_refusal(ctx, tag, via_sasl)
+    if refused is not None:
+        return refused
+    decision = await authenticate(ctx.store, username, password, Protocol.IMAP4)
+    if not decision.ok:
+        assert decision.refusal is not None
+        code, text = _REFUSAL_REPLIES.get(decision.refusal, (r.AUTHENTICATIONFAILED, "Authentication failed."))
+        log.info("IMAP4 login refused for %r from %s: %s", username, ctx.remote, decision.refusal.value)
+        return r.Tagged(tag, "NO", text, code)
+    ctx.account = decision.account
+    return r.Tagged(tag, "OK", "Logged in.", r.capability_code(for_context(ctx)))

@@ -1,0 +1,257 @@
+"""The I/O loop of one IMAP connection.
+
+Reads bytes, feeds the sans-I/O reader, hands commands to the session and
+writes what it yields. It also runs the conversations that change how bytes
+flow: STARTTLS, AUTHENTICATE, IDLE and COMPRESS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+
+from ..protocol.imap import commands as c
+from ..protocol.imap import responses as r
+from ..protocol.imap.events import Invalid, LiteralTooLarge, NeedContinuation, NeedData, RawLine
+from ..protocol.imap.parser import is_idle_done, parse_auth_response
+from ..protocol.imap.reader import CommandReader
+from ..protocol.sasl import Credentials, SaslChallenge
+from ..runtime import Runtime
+from ..session.imap.login import plaintext_refusal, start_sasl
+from ..session.imap.session import ImapSession
+from ..session.imap.updates import pending_updates
+from .connection import Connection
+from .imap_output import ImapOutput
+
+log = logging.getLogger("mailgate.imap")
+
+
+class _Closed(Exception):
+    """The peer went away, timed out, or the server is stopping."""
+
+
+class ImapConnection:
+    def __init__(self, conn: Connection, runtime: Runtime) -> None:
+        self.conn = conn
+        self.runtime = runtime
+        self.settings = runtime.imap  # fixed for this connection's life
+        self.session = ImapSession(runtime, tls_active=conn.tls_active, can_start_tls=conn.can_start_tls,
+                                   remote=str(conn.remote))
+        self.reader = self._new_reader()
+        self.out = ImapOutput(conn)
+        self.bad_commands = 0
+        self._decompressor: zlib._Decompress | None = None  # type: ignore[name-defined]
+
+    def _new_reader(self) -> CommandReader:
+        return CommandReader(max_line_length=self.settings.max_command_size,
+                             max_literal_size=self.settings.max_literal_size,
+                             utf8=self.session.ctx.utf8)
+
+    @property
+    def utf8(self) -> bool:
+        return self.session.ctx.utf8
+
+    async def send(self, response: r.Response) -> None:
+        await self.out.send(response, utf8=self.utf8)
+
+    # --- reading -------------------------------------------------------------
+    def _timeout(self) -> float:
+        if self.session.ctx.account is None:
+            return self.settings.pre_authenticated_connection_timeout
+        return self.settings.authenticated_connection_timeout
+
+    async def _receive(self, timeout: float | None) -> None:
+        """Feed the reader with the next bytes; _Closed on EOF, timeout or
+        server shutdown (after saying BYE)."""
+        read = asyncio.ensure_future(self.conn.read())
+        stopping = asyncio.ensure_future(self.runtime.shutting_down.wait())
+        done, _ = await asyncio.wait({read, stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if read not in done:
+            read.cancel()
+            text = "Server shutting down." if self.runtime.shutting_down.is_set() else "Autologout; idle for too long."
+            await self.send(r.Condition("BYE", text))
+            await self.out.flush()
+            raise _Closed
+        data = read.result()
+        if not data:
+            raise _Closed
+        if self._decompressor is not None:
+            try:
+                data = self._decompressor.decompress(data)
+            except zlib.error:
+                raise _Closed from None
+        self.reader.feed(data)
+
+    async def _raw_line(self) -> RawLine | Invalid:
+        while True:
+            event = self.reader.next_line()
+            if not isinstance(event, NeedData):
+                return event
+            await self.out.flush()
+            await self._receive(self._timeout())
+
+    # --- the loop -------------------------------------------------------------
+    async def run(self) -> None:
+        try:
+            await self.send(self.session.greeting())
+            await self.out.flush()
+            while not self.session.logged_out:
+                if self.runtime.shutting_down.is_set():
+                    await self.send(r.Condition("BYE", "Server shutting down."))
+                    break
+                event = self.reader.next_event()
+                if isinstance(event, NeedData):
+                    await self.out.flush()
+                    await self._receive(self._timeout())
+                elif isinstance(event, NeedContinuation):
+                    await self.send(event.to_response())
+                    await self.out.flush()
+                elif isinstance(event, (Invalid, LiteralTooLarge)):
+                    await self.send(event.to_response())
+                    if not await self._count_bad():
+                        break
+                else:
+                    await self._command(event)
+            await self.out.flush()
+        except _Closed:
+            pass
+        except Exception:
+            log.exception("IMAP session from %s failed", self.conn.remote)
+            try:
+                await self.send(r.Condition("BYE", "Internal server error."))
+                await self.out.flush()
+            except Exception:  # the connection may be what failed
+                pass
+        finally:
+            self.session.close()
+
+    async def _count_bad(self) -> bool:
+        self.bad_commands += 1
+        if self.bad_commands > self.settings.max_bad_commands:
+            await self.send(r.Condition("BYE", "Too many invalid commands."))
+            return False
+        return True
+
+    async def _command(self, cmd: c.Command) -> None:
+        from ..protocol.imap.states import allowed
+
+        special = {c.StartTLS: self._starttls, c.Authenticate: self._authenticate,
+                   c.Idle: self._idle, c.Compress: self._compress}.get(type(cmd))
+        if special is not None and allowed(self.session.state, cmd):
+            await special(cmd)
+            return
+        async for response in self.session.handle(cmd):
+            await self.send(response)
+            if isinstance(response, r.Tagged) and response.status == "BAD":
+                if not await self._count_bad():
+                    raise _Closed
+        self.reader.utf8 = self.utf8  # ENABLE UTF8=ACCEPT changes how names parse
+
+    # --- conversations ----------------------------------------------------------
+    async def _starttls(self, cmd: c.StartTLS) -> None:
+        if not self.session.ctx.can_start_tls:
+            await self.send(r.Tagged(cmd.tag, "BAD", "TLS is already active or not available."))
+            return
+        await self.send(r.Tagged(cmd.tag, "OK", "Begin TLS negotiation now."))
+        await self.out.flush()
+        if not await self.conn.start_tls():
+            raise _Closed
+        self.session.tls_started()
+        # Anything the client pipelined before the handshake is discarded
+        # (RFC 3501 6.2.1: no plaintext command injection).
+        self.reader = self._new_reader()
+
+    async def _authenticate(self, cmd: c.Authenticate) -> None:
+        ctx = self.session.ctx
+        refused = plaintext_refusal(ctx, cmd.tag, via_sasl=True)
+        if refused is not None:
+            await self.send(refused)
+            return
+        exchange = start_sasl(cmd.mechanism)
+        if exchange is None:
+            await self.send(r.Tagged(cmd.tag, "NO", f"Unsupported mechanism {cmd.mechanism}.", r.CANNOT))
+            return
+        step = exchange.start(cmd.initial_response)
+        while isinstance(step, SaslChallenge):
+            await self.send(r.Continuation(data=step.data))
+            line = await self._raw_line()
+            if isinstance(line, Invalid):
+                await self.send(r.Tagged(cmd.tag, "BAD", line.text))
+                return
+            answer = parse_auth_response(line.line, cmd.tag)
+            if answer is None:
+                await self.send(r.Tagged(cmd.tag, "BAD", "Authentication cancelled."))
+                return
+            if isinstance(answer, Invalid):
+                await self.send(answer.to_response())
+                return
+            step = exchange.step(answer)
+        if isinstance(step, Credentials):
+            await self.send(await self.session.login(cmd.tag, step.username, step.password, via_sasl=True))
+        else:
+            await self.send(r.Tagged(cmd.tag, "NO", step.text, r.AUTHENTICATIONFAILED))
+
+    async def _compress(self, cmd: c.Compress) -> None:
+        if self.out.compressing:
+            await self.send(r.Tagged(cmd.tag, "NO", "Compression is already active.", r.COMPRESSIONACTIVE))
+            return
+        if cmd.mechanism.upper() != "DEFLATE":
+            await self.send(r.Tagged(cmd.tag, "BAD", f"Unknown compression mechanism {cmd.mechanism}."))
+            return
+        await self.send(r.Tagged(cmd.tag, "OK", "DEFLATE active."))
+        await self.out.flush()
+        self.out.start_compression()
+        self._decompressor = zlib.decompressobj(-15)
+
+    async def _idle(self, cmd: c.Idle) -> None:
+        """RFC 2177: report changes as they happen until DONE. The idle timeout
+        does not apply (clients re-IDLE every 29 minutes); keepalives keep NAT
+        mappings alive."""
+        ctx = self.session.ctx
+        await self.send(r.Continuation("idling"))
+        keepalive = max(1, self.settings.idle_keepalive_interval)
+        read_task: asyncio.Task | None = None
+        try:
+            while True:
+                ctx.changed.clear()
+                for response in await pending_updates(ctx, allow_expunge=True):
+                    await self.send(response)
+                await self.out.flush()
+                line = self.reader.next_line()
+                if isinstance(line, NeedData):
+                    if read_task is None:
+                        read_task = asyncio.ensure_future(self.conn.read())
+                    changed = asyncio.ensure_future(ctx.changed.wait())
+                    stopping = asyncio.ensure_future(self.runtime.shutting_down.wait())
+                    done, _ = await asyncio.wait({read_task, changed, stopping}, timeout=keepalive,
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                    changed.cancel()
+                    stopping.cancel()
+                    if self.runtime.shutting_down.is_set():
+                        await self.send(r.Condition("BYE", "Server shutting down."))
+                        raise _Closed
+                    if read_task in done:
+                        data = read_task.result()
+                        read_task = None
+                        if not data:
+                            raise _Closed
+                        if self._decompressor is not None:
+                            data = self._decompressor.decompress(data)
+                        self.reader.feed(data)
+                    elif not done:
+                        await self.send(r.Condition("OK", "Still here"))
+                    continue
+                if isinstance(line, RawLine) and is_idle_done(line.line):
+                    await self.send(r.Tagged(cmd.tag, "OK", "IDLE terminated."))
+                else:
+                    await self.send(r.Tagged(cmd.tag, "BAD", "Expected DONE."))
+                return
+        finally:
+            if read_task is not None:
+                read_task.cancel()
+
+
+async def run_imap(conn: Connection, runtime: Runtime) -> None:
+    await ImapConnection(conn, runtime).run()
