@@ -7,9 +7,8 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailgate.protocol.imap import (CommandReader, Command, Invalid, LiteralTooLarge,
-                                    NeedContinuation, NeedData, SequenceSet, mutf7_decode,
-                                    mutf7_encode, serializer)
+from mailgate.protocol.imap import (Command, Invalid, LiteralTooLarge, NeedContinuation,
+                                    SequenceSet, mutf7_decode, mutf7_encode, serializer)
 from mailgate.protocol.imap import grammar as g
 from mailgate.protocol.imap.fetch_items import fetch_att
 from mailgate.protocol.imap.mutf7 import MUTF7Error

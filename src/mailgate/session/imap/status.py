@@ -24,7 +24,7 @@ from ...protocol.imap import responses as r
 from ...storage.errors import NotFound
 from ...storage.models import Folder
 from .context import SessionContext, canonical_folder_name
-from .selected import _recent_claims  # read-only peek; claim_recent would claim
+from . import selected as _selected
 
 
 class StatusItemError(ValueError):
@@ -45,7 +45,8 @@ async def _recent(ctx: SessionContext, folder: Folder, uidnext: int) -> int:
     view = ctx.selected
     if view is not None and view.folder.id == folder.id:
         return len(view.recent)
-    claimed = _recent_claims.get(folder.id, 0)
+    # A peek at the claims: claim_recent() would take them from a later SELECT.
+    claimed = _selected._recent_claims.get(folder.id, 0)
     if uidnext - 1 <= claimed:
         return 0
     return sum(1 for m in await ctx.store.message_index(folder.id) if m.uid > claimed)
