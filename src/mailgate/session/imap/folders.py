@@ -31,7 +31,7 @@ Conventions
   and \\Important are virtual collections here, or two attributes at once,
   since a folder holds one use) is NO [USEATTR] and nothing is created.
 * DELETE INBOX is NO [CANNOT]. DELETE of the folder this session has
-  selected is NO [CANNOT] too (RFC 9051 lets the server refuse): dropping
+  selected is NO [CANNOT] too (the server may refuse, or say BYE): dropping
   the selection under the client would leave it issuing commands for a
   state it does not know it left. UNSELECT/CLOSE first.
 * RENAME INBOX moves every INBOX message into the new folder and leaves INBOX
@@ -46,20 +46,23 @@ Conventions
   clients expect. SUBSCRIBE needs an existing folder (NO [NONEXISTENT]);
   UNSUBSCRIBE of a name not subscribed is OK (nothing to do).
 * Response texts never echo folder names (they may not be 7-bit).
+* With a folder selected, each command's OK/NO completion is preceded by
+  what changed in that folder (EXISTS, EXPUNGE, FETCH FLAGS), as the
+  session's other commands do (RFC 3501 7.4.1 allows EXPUNGE here).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 from ...protocol.imap import commands as c
 from ...protocol.imap import responses as r
 from ...storage.errors import AlreadyExists, NotFound, StorageError
-from .context import HIERARCHY_SEPARATOR, SessionContext, canonical_folder_name
+from .context import HIERARCHY_SEPARATOR, Handler, SessionContext, canonical_folder_name
 from .list_match import ancestors, handle_list, handle_lsub, is_hidden
 from .quota import handle_getquota, handle_getquotaroot, handle_setquota
 from .status import handle_status
+from .updates import pending_updates
 
 __all__ = ["FOLDER_HANDLERS", "check_new_name", "SPECIAL_USES"]
 
@@ -283,19 +286,36 @@ async def handle_namespace(ctx: SessionContext, cmd: c.Namespace) -> AsyncIterat
     yield r.Tagged(cmd.tag, "OK", "NAMESPACE completed.")
 
 
-Handler = Callable[[SessionContext, Any], AsyncIterator[r.Response]]
+def _reporting_updates(handler: Handler) -> Handler:
+    """The handler, with the selected folder's changes sent before its
+    OK/NO completion (not before BAD: the command was not run)."""
+
+    async def run(ctx: SessionContext, cmd: object) -> AsyncIterator[r.Response]:
+        async for response in handler(ctx, cmd):
+            if isinstance(response, r.Tagged) and response.status != "BAD" and ctx.selected is not None:
+                for update in await pending_updates(ctx, allow_expunge=True):
+                    yield update
+            yield response
+
+    run.__name__ = run.__qualname__ = getattr(handler, "__name__", "handler")
+    run.__doc__ = handler.__doc__
+    return run
+
 
 FOLDER_HANDLERS: dict[type, Handler] = {
-    c.List: handle_list,
-    c.Lsub: handle_lsub,
-    c.Create: handle_create,
-    c.Delete: handle_delete,
-    c.Rename: handle_rename,
-    c.Subscribe: handle_subscribe,
-    c.Unsubscribe: handle_unsubscribe,
-    c.Status: handle_status,
-    c.Namespace: handle_namespace,
-    c.GetQuota: handle_getquota,
-    c.GetQuotaRoot: handle_getquotaroot,
-    c.SetQuota: handle_setquota,
+    cls: _reporting_updates(handler)  # type: ignore[arg-type]
+    for cls, handler in (
+        (c.List, handle_list),
+        (c.Lsub, handle_lsub),
+        (c.Create, handle_create),
+        (c.Delete, handle_delete),
+        (c.Rename, handle_rename),
+        (c.Subscribe, handle_subscribe),
+        (c.Unsubscribe, handle_unsubscribe),
+        (c.Status, handle_status),
+        (c.Namespace, handle_namespace),
+        (c.GetQuota, handle_getquota),
+        (c.GetQuotaRoot, handle_getquotaroot),
+        (c.SetQuota, handle_setquota),
+    )
 }

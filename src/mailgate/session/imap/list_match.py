@@ -36,9 +36,9 @@ Matching
 "*" matches any run of characters, "%" any run without the hierarchy
 separator. The reference and pattern are joined by plain concatenation
 (RFC 3501's "~/Mail/" + "%" example). "INBOX" is case-insensitive, also as
-the first level of a pattern ("inbox/%"). The matcher is an NFA simulation,
-O(len(name) * len(pattern)) whatever the pattern, so "*a*a*a*...*b" cannot
-make it backtrack exponentially.
+the first level of a pattern ("inbox/%"). The matcher is a bit-parallel NFA:
+a few big-int operations per name character whatever the pattern, so
+"*a*a*a*...*b" cannot make it backtrack exponentially.
 """
 
 from __future__ import annotations
@@ -53,72 +53,71 @@ from .status import StatusItemError, check_status_items, status_values
 
 SEP = HIERARCHY_SEPARATOR
 
-_STAR = object()
-_PERCENT = object()
-
 
 class Pattern:
-    """One canonical LIST pattern (reference + mailbox argument)."""
+    """One canonical LIST pattern (reference + mailbox argument).
 
-    __slots__ = ("text", "_tokens", "_last_percent")
+    A bit-parallel NFA (shift-and): bit p of the state is "the first p
+    pattern tokens have matched". Each name character costs a few big-int
+    operations, whatever the pattern, so "*a*a*a...b" cannot make matching
+    blow up the way a backtracking regex would.
+    """
+
+    __slots__ = ("text", "_size", "_literal", "_star", "_percent", "_literals", "_everything")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        tokens: list[object] = []
+        tokens: list[str | None] = []  # None: "*"; "": "%"; else one literal character
         for ch in text:
-            if ch == "*":
-                # "**", "%*" and "*%" all mean "*": fewer NFA states.
-                if tokens and tokens[-1] in (_STAR, _PERCENT):
-                    tokens[-1] = _STAR
+            if ch in "*%":
+                wild = None if ch == "*" else ""
+                if tokens and tokens[-1] in (None, ""):
+                    # "**", "%%", "*%" and "%*" collapse, so no two wildcards
+                    # are adjacent and one epsilon step closes a state.
+                    if wild is None:
+                        tokens[-1] = None
                 else:
-                    tokens.append(_STAR)
-            elif ch == "%":
-                if not (tokens and tokens[-1] is _STAR):
-                    if not (tokens and tokens[-1] is _PERCENT):
-                        tokens.append(_PERCENT)
+                    tokens.append(wild)
             else:
                 tokens.append(ch)
-        self._tokens = tokens
-        self._last_percent = text.endswith("%")
+        self._size = len(tokens)
+        self._literal: dict[str, int] = {}
+        self._star = self._percent = 0
+        for p, t in enumerate(tokens):
+            if t is None:
+                self._star |= 1 << p
+            elif t == "":
+                self._percent |= 1 << p
+            else:
+                self._literal[t] = self._literal.get(t, 0) | 1 << p
+        self._literals = sum(1 for t in tokens if t)
+        self._everything = tokens == [None]
 
     @property
     def ends_with_percent(self) -> bool:
-        return self._last_percent
-
-    def _closure(self, states: set[int]) -> set[int]:
-        tokens = self._tokens
-        out = set(states)
-        for p in states:
-            while p < len(tokens) and (tokens[p] is _STAR or tokens[p] is _PERCENT):
-                p += 1
-                out.add(p)
-        return out
+        return self.text.endswith("%")
 
     def matches(self, name: str) -> bool:
-        tokens = self._tokens
-        if len(tokens) == 1 and tokens[0] is _STAR:
+        if self._everything:
             return True
+        if self._literals > len(name):
+            return False
+        wild = self._star | self._percent
+        literal = self._literal
         # INBOX (and the first level of INBOX/...) is matched case-insensitively.
         ci = 5 if name == "INBOX" or name.startswith("INBOX" + SEP) else 0
-        end = len(tokens)
-        states = self._closure({0})
+        state = 1 | ((1 & wild) << 1)
         for i, ch in enumerate(name):
-            nxt: set[int] = set()
-            for p in states:
-                if p == end:
-                    continue
-                t = tokens[p]
-                if t is _STAR:
-                    nxt.add(p)
-                elif t is _PERCENT:
-                    if ch != SEP:
-                        nxt.add(p)
-                elif t == ch or (i < ci and isinstance(t, str) and t.upper() == ch):
-                    nxt.add(p + 1)
+            mask = literal.get(ch, 0)
+            if i < ci:
+                mask |= literal.get(ch.lower(), 0)
+            nxt = ((state & mask) << 1) | (state & self._star)
+            if ch != SEP:
+                nxt |= state & self._percent
             if not nxt:
                 return False
-            states = self._closure(nxt)
-        return end in states
+            state = nxt | ((nxt & wild) << 1)
+        return bool(state >> self._size & 1)
 
 
 def any_match(patterns: Sequence[Pattern], name: str) -> bool:

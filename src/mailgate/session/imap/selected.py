@@ -22,6 +22,11 @@ from ...storage.models import Folder, MessageMeta
 _recent_claims: dict[int, int] = {}
 
 
+def peek_recent(folder_id: int) -> int:
+    """The highest UID already claimed as recent (STATUS RECENT, no claim)."""
+    return _recent_claims.get(folder_id, 0)
+
+
 def claim_recent(folder_id: int, max_uid: int) -> int:
     """Marks UIDs up to max_uid as seen; returns the previous claim."""
     previous = _recent_claims.get(folder_id, 0)

@@ -46,7 +46,7 @@ async def _recent(ctx: SessionContext, folder: Folder, uidnext: int) -> int:
     if view is not None and view.folder.id == folder.id:
         return len(view.recent)
     # A peek at the claims: claim_recent() would take them from a later SELECT.
-    claimed = _selected._recent_claims.get(folder.id, 0)
+    claimed = _selected.peek_recent(folder.id)
     if uidnext - 1 <= claimed:
         return 0
     return sum(1 for m in await ctx.store.message_index(folder.id) if m.uid > claimed)
@@ -65,7 +65,10 @@ async def status_values(ctx: SessionContext, folder: Folder,
         if item == "MESSAGES":
             value = st.messages
         elif item == "RECENT":
-            value = await _recent(ctx, folder, st.uidnext)
+            try:
+                value = await _recent(ctx, folder, st.uidnext)
+            except NotFound:  # deleted between the two reads
+                return None
         elif item == "UIDNEXT":
             value = st.uidnext
         elif item == "UIDVALIDITY":
