@@ -104,6 +104,7 @@ def test_idle_reports_expunge_and_exists_from_another_session(server: RunningSer
     a.send(b"i1 IDLE\r\n")
     assert a.line().startswith(b"+ ")
     b.command(b"STORE 1 +FLAGS.SILENT (\\Deleted)")
+    assert re.match(rb"\* 1 FETCH \(FLAGS \(\\Deleted", a.line())  # the flag change, pushed
     started = time.monotonic()
     b.command(b"EXPUNGE")
     assert a.line() == b"* 1 EXPUNGE\r\n"

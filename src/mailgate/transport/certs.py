@@ -18,7 +18,10 @@ def generate_self_signed(fqdn: str, cert_path: Path, key_path: Path, years: int 
     does), valid for `years` years."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     names: list[x509.GeneralName] = []
-    for name in dict.fromkeys([fqdn, fqdn.split(".")[0]]):
+    candidates = [fqdn, fqdn.split(".")[0]]
+    if fqdn == "localhost":  # a local trial: clients often dial the address
+        candidates += ["127.0.0.1", "::1"]
+    for name in dict.fromkeys(candidates):
         try:
             names.append(x509.IPAddress(ipaddress.ip_address(name)))
         except ValueError:

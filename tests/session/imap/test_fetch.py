@@ -65,9 +65,9 @@ async def test_flags_uid_size_internaldate_exact_bytes(mb):
                  date=dt.datetime(2024, 7, 1, 14, 0, tzinfo=dt.timezone(dt.timedelta(hours=2))))
     await mb.select(recent=True)
     data, tagged, _ = await run(mb, "FETCH 1 (FLAGS UID RFC822.SIZE INTERNALDATE)")
-    assert data == (b'* 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent $Work) RFC822.SIZE %d '
+    assert data == (b'* 1 FETCH (UID 1 FLAGS ($Work \\Flagged \\Recent) RFC822.SIZE %d '
                     b'INTERNALDATE "01-Jul-2024 14:00:00 +0200")\r\n' % len(SIMPLE))
-    assert tagged == r.Tagged("A1", "OK", "FETCH completed")
+    assert tagged == r.Tagged("A1", "OK", "Fetch completed.")
 
 
 async def test_uid_fetch_always_carries_uid_first(mb):
@@ -316,27 +316,37 @@ async def test_mark_seen_callback_once_per_batch(mb):
 
 # -- which messages ----------------------------------------------------------------------
 
-async def test_empty_folder_uid_star_and_seq_star(mb):
+async def test_empty_folder_star(mb):
     await mb.select()
-    data, tagged, _ = await run(mb, "UID FETCH 1:* (FLAGS)")
-    assert data == b"" and tagged.status == "OK"
-    with pytest.raises(ReadCommandError) as exc:
-        await run(mb, "FETCH 1:* (FLAGS)")
-    assert exc.value.to_response("A1").status == "BAD"
+    for line in ("UID FETCH 1:* (FLAGS)", "FETCH 1:* (FLAGS)", "UID FETCH * BODY[]"):
+        data, tagged, _ = await run(mb, line)
+        assert data == b"" and tagged.status == "OK"
 
 
-async def test_sequence_numbers_past_exists_are_bad_uids_are_ignored(mb):
+async def test_numbers_that_do_not_exist_are_left_out(mb):
+    # The session-wide rule (numbers.resolve_uids), as for STORE and COPY.
     for _ in range(3):
         await mb.add(SIMPLE)
     await mb.select()
-    with pytest.raises(ReadCommandError):
-        await run(mb, "FETCH 2:5 FLAGS")
+    data, _, _ = await run(mb, "FETCH 2:5 UID")
+    assert data == b"* 2 FETCH (UID 2)\r\n* 3 FETCH (UID 3)\r\n"
     data, _, _ = await run(mb, "UID FETCH 2:5,99 FLAGS")
     assert [n for n, _ in parse_fetch(data)] == [2, 3]
     data, _, _ = await run(mb, "FETCH 3:* UID")  # "3:*" with * = 3
     assert data == b"* 3 FETCH (UID 3)\r\n"
     data, _, _ = await run(mb, "FETCH *:2 UID")
     assert data == b"* 2 FETCH (UID 2)\r\n* 3 FETCH (UID 3)\r\n"
+
+
+async def test_qresync_adds_uid_and_rev2_hides_recent(mb):
+    await mb.add(SIMPLE)
+    await mb.select(recent=True)
+    mb.ctx.enabled.update({"QRESYNC", "CONDSTORE"})
+    data, _, _ = await run(mb, "FETCH 1 FLAGS")
+    assert data.startswith(b"* 1 FETCH (UID 1 FLAGS (\\Recent))")
+    mb.ctx.enabled.add("IMAP4rev2")
+    data, _, _ = await run(mb, "FETCH 1 FLAGS")
+    assert data.startswith(b"* 1 FETCH (UID 1 FLAGS ())")
 
 
 async def test_uid_fetch_maps_uids_to_sequence_numbers(mb):

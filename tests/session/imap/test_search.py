@@ -5,9 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mailgate.protocol.imap import responses as r
+from mailgate.protocol.imap import search_keys as sk
 from mailgate.protocol.imap import to_bytes
+from mailgate.protocol.imap.sequence import SequenceSet
 from mailgate.session.imap import search_eval
 from mailgate.session.imap.search import search_response, search_uids
 
@@ -255,3 +259,49 @@ async def test_esearch_modseq(mb):
     modseq = view.meta[6].modseq
     resp = search_response(mb.ctx, parse("SEARCH RETURN (MAX) MODSEQ 1"), [1, 6])
     assert resp == [r.ESearch(tag="A1", max=6, modseq=modseq)]
+
+
+# -- the two-pass evaluation equals a naive one -----------------------------------------
+
+_leaves = st.one_of(
+    st.sampled_from([sk.Flag("\\Seen"), sk.Flag("\\Deleted", False), sk.Flag("$important"), sk.All(),
+                     sk.Header("SUBJECT", "lunch"), sk.Body("zebrafish"), sk.Size(True, 1000),
+                     sk.Header("X-TAG", "")]),
+    st.builds(lambda a, b: sk.Seq(SequenceSet(((a, b),))), st.integers(1, 7), st.integers(1, 7)),
+)
+_keys = st.recursive(_leaves, lambda inner: st.one_of(
+    st.builds(sk.Not, inner), st.builds(sk.Or, inner, inner),
+    st.builds(lambda ks: sk.And(tuple(ks)), st.lists(inner, min_size=2, max_size=3))), max_leaves=8)
+
+
+def _naive(key, uid: int, facts: dict) -> bool:
+    f = facts[uid]
+    if isinstance(key, sk.All):
+        return True
+    if isinstance(key, sk.Flag):
+        return any(x.lower() == key.flag.lower() for x in f["flags"]) == key.present
+    if isinstance(key, sk.Seq):
+        return any(a <= f["seq"] <= b for a, b in key.set.intervals(f["exists"]))
+    if isinstance(key, sk.Header):
+        return uid in f["header:" + key.field]
+    if isinstance(key, sk.Body):
+        return uid in f["body"]
+    if isinstance(key, sk.Size):
+        return f["size"] > key.size
+    if isinstance(key, sk.Not):
+        return not _naive(key.key, uid, facts)
+    if isinstance(key, sk.Or):
+        return _naive(key.left, uid, facts) or _naive(key.right, uid, facts)
+    return all(_naive(k, uid, facts) for k in key.keys)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=_keys)
+async def test_two_pass_evaluation_matches_naive(mb, key):
+    view = mb.ctx.selected
+    records = {m.uid: m for m in await mb.store.get_messages(view.folder.id, view.uids)}
+    facts = {uid: {"flags": view.meta[uid].flags, "seq": i + 1, "exists": len(view.uids),
+                   "size": records[uid].size, "header:SUBJECT": {1, 6}, "header:X-TAG": {6}, "body": {3}}
+             for i, uid in enumerate(view.uids)}
+    expected = [u for u in view.uids if _naive(key, u, facts)]
+    assert await search_uids(mb.ctx, key) == expected

@@ -10,12 +10,9 @@ asks only for FLAGS/UID/MODSEQ never touches the store.
 The handler drives it like this::
 
     outcome = FetchOutcome()
-    try:
-        async for response in fetch_responses(ctx, cmd, outcome=outcome):
-            yield response
-    except ReadCommandError as exc:        # bad sequence number: BAD
-        yield exc.to_response(cmd.tag)
-        return
+    async for response in fetch_responses(ctx, cmd, outcome=outcome):
+        yield response
+    ...pending_updates(ctx, allow_expunge=cmd.uid)...
     yield outcome.tagged(cmd.tag)          # OK, or NO [UNKNOWN-CTE] / [PARSE]
 
 \\Seen is set once per batch through ``mark_seen`` (default: store_flags
@@ -40,27 +37,18 @@ from ...protocol.imap.literal import LiteralStream
 from ...storage.errors import StorageError
 from ...storage.models import FlagMode, Message, MessageMeta
 from .context import SessionContext
-from .msgset import ReadCommandError, batched, resolve_set
+from .msgset import ReadCommandError, batched
+from .numbers import resolve_uids
 from .selected import SelectedFolder
+from .updates import flags_of
 
-__all__ = ["FetchOutcome", "fetch_responses", "flags_of", "MarkSeen", "BATCH", "STREAM_THRESHOLD"]
+__all__ = ["FetchOutcome", "fetch_responses", "MarkSeen", "BATCH", "STREAM_THRESHOLD"]
 
 BATCH = 500  # UIDs per store.get_messages call
 STREAM_THRESHOLD = 64 * 1024  # sections larger than this go out as a LiteralStream
 SEEN = "\\Seen"
 
 MarkSeen = Callable[[list[int]], Awaitable[None]]
-
-_SYSTEM_ORDER = {f: i for i, f in enumerate(
-    ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft", "\\Recent"))}
-
-
-def flags_of(view: SelectedFolder, meta: MessageMeta) -> tuple[str, ...]:
-    """The message's flags as FETCH FLAGS shows them (\\Recent from the view)."""
-    flags = set(meta.flags)
-    if meta.uid in view.recent:
-        flags.add("\\Recent")
-    return tuple(sorted(flags, key=lambda f: (_SYSTEM_ORDER.get(f, 99), f.lower())))
 
 
 @dataclass
@@ -76,7 +64,7 @@ class FetchOutcome:
         if self.code is None:  # the first error decides the completion
             self.code, self.text = code, text
 
-    def tagged(self, tag: str, ok_text: str = "FETCH completed") -> r.Tagged:
+    def tagged(self, tag: str, ok_text: str = "Fetch completed.") -> r.Tagged:
         if self.code is not None:
             return r.Tagged(tag, "NO", self.text, self.code)
         return r.Tagged(tag, "OK", ok_text)
@@ -306,7 +294,7 @@ def _build(ctx: SessionContext, view: SelectedFolder, plan: _Plan, uid: int, seq
     if plan.want_uid:
         out.append(r.FetchNumber("UID", uid))
     if plan.want_flags:
-        out.append(r.FetchFlags(flags_of(view, meta)))
+        out.append(r.FetchFlags(flags_of(ctx, meta)))
     summary: mime.MessageSummary | None = None
     blob: _Blob | None = None
     try:
@@ -348,7 +336,7 @@ def _build(ctx: SessionContext, view: SelectedFolder, plan: _Plan, uid: int, seq
         if blob is not None:
             blob.close()
     if seen_now and not plan.want_flags:
-        out.append(r.FetchFlags(flags_of(view, meta)))
+        out.append(r.FetchFlags(flags_of(ctx, meta)))
     if plan.want_modseq or (seen_now and ctx.condstore):
         out.append(r.FetchModSeq(meta.modseq))
     return r.FetchResponse(seq, tuple(out))
@@ -365,8 +353,8 @@ async def fetch_responses(ctx: SessionContext, cmd: Fetch, *, outcome: FetchOutc
                           batch: int = BATCH) -> AsyncIterator[r.FetchResponse]:
     """The untagged FETCH responses of ``cmd`` over the selected view.
 
-    Raises ReadCommandError (BAD) for an invalid sequence number, before any
-    response.  BINARY errors are recorded in ``outcome`` (complete with
+    Numbers that do not exist are left out (numbers.resolve_uids, the same
+    rule STORE/COPY use).  BINARY errors are recorded in ``outcome`` (complete with
     ``outcome.tagged(tag)``).  ``mark_seen(uids)`` must set \\Seen on those
     UIDs and update ``view.meta``; it is awaited once per batch.  CHANGEDSINCE
     keeps messages whose MODSEQ is greater and adds MODSEQ to every answer;
@@ -377,8 +365,10 @@ async def fetch_responses(ctx: SessionContext, cmd: Fetch, *, outcome: FetchOutc
         raise ReadCommandError("BAD", "No folder selected")
     if outcome is None:
         outcome = FetchOutcome()
-    uids: Sequence[int] = resolve_set(view, cmd.set, uid=cmd.uid)
+    uids: Sequence[int] = resolve_uids(view, cmd.set, cmd.uid)
     plan = _plan(cmd)
+    if ctx.qresync:
+        plan.want_uid = True  # RFC 7162 3.2.4 (QRESYNC): FETCH responses carry UID
     if plan.want_modseq:
         ctx.condstore_used = True  # RFC 7162 3.1: MODSEQ/CHANGEDSINCE enable CONDSTORE
     if cmd.changedsince is not None:

@@ -35,8 +35,8 @@ from ... import mime
 from ...mime.headers import split_fields, unfold
 from ...protocol.imap.search_keys import (Age, All, And, Body, Date, Flag, Header, ModSeq, Not, Or, SearchKey, Seq,
                                           Size)
-from ...protocol.imap.sequence import SequenceSet
 from ...storage.models import Message, MessageMeta
+from .numbers import resolve_uids
 from .selected import SelectedFolder
 
 __all__ = ["META", "RECORD", "SUMMARY", "BLOB", "TEXT", "Candidate", "compile_key", "cost",
@@ -227,15 +227,8 @@ def cost(node: Any) -> int:
 
 
 def _seq_uids(view: SelectedFolder, key: Seq) -> frozenset[int]:
-    if key.set.saved:
-        return frozenset(SequenceSet.of(view.saved_result).select(view.uids)) if view.saved_result else frozenset()
-    if key.uid:
-        return frozenset(key.set.select(view.uids))
-    exists = len(view.uids)
-    out: set[int] = set()
-    for a, b in key.set.intervals(exists):
-        out.update(view.uids[a - 1 : min(b, exists)])  # numbers past EXISTS match nothing
-    return frozenset(out)
+    # Numbers past EXISTS or missing UIDs match nothing; "$" is the saved result.
+    return frozenset(resolve_uids(view, key.set, key.uid))
 
 
 def compile_key(key: SearchKey, view: SelectedFolder, now: _dt.datetime | None = None) -> Any:
