@@ -13,69 +13,82 @@ import signal
 import ssl
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from .admin.ops import open_store
 from .config import Config
 from .runtime import Runtime
 from .settings import ImapSettings, PopSettings, SettingsError, SmtpSettings, from_strings
 from .transport.certs import server_context
-from .transport.connection import Connection
 from .transport.listener import Listener
 
 log = logging.getLogger("mailgate")
 
-DriverFactory = Callable[[Runtime], Callable[[Connection], Awaitable[None]]]
 SETTINGS_POLL_SECONDS = 1.0
 ORPHAN_MIN_AGE_SECONDS = 3600
 
 
+class ListenerLike(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self, drain_seconds: float = 5.0) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """One kind of listener: which driver, implicit TLS or not, which bindings."""
+    """One kind of listener: its service, whether TLS is implicit, where its
+    bindings come from, and how to make a listener for one binding."""
 
-    service: str  # "imap4" / "pop3" / ...
+    service: str  # "imap4" / "pop3" / "smtp" ...
     label: str  # what clients call it
     implicit_tls: bool
     bindings: Callable[[Runtime], tuple[str, ...]]
-    driver: DriverFactory
+    make_listener: Callable[[str, Runtime, bool], ListenerLike]
 
 
-def _pop3_driver(runtime: Runtime):
-    from .transport.pop3_driver import run_pop3
+def _stream_listener(driver_module: str, driver_name: str) -> Callable[[str, Runtime, bool], ListenerLike]:
+    """Listeners for drivers of the form `async def run(conn, runtime)`."""
 
-    return lambda conn: run_pop3(conn, runtime)
+    def make(binding: str, runtime: Runtime, implicit_tls: bool) -> ListenerLike:
+        import importlib
+
+        run = getattr(importlib.import_module(driver_module), driver_name)
+        return Listener(binding, lambda conn: run(conn, runtime), implicit_tls, runtime.tls_context)
+
+    return make
 
 
-def _imap_driver(runtime: Runtime):
-    from .transport.imap_driver import run_imap
-
-    return lambda conn: run_imap(conn, runtime)
+_POP3 = _stream_listener("mailgate.transport.pop3_driver", "run_pop3")
+_IMAP = _stream_listener("mailgate.transport.imap_driver", "run_imap")
 
 
 def endpoints() -> list[Endpoint]:
     found = [
-        Endpoint("pop3", "POP3 (STLS)", False, lambda r: r.pop.unencrypted_or_tls_bindings, _pop3_driver),
-        Endpoint("pop3", "POP3 (TLS)", True, lambda r: r.pop.ssl_bindings, _pop3_driver),
-        Endpoint("imap4", "IMAP4 (STARTTLS)", False, lambda r: r.imap.unencrypted_or_tls_bindings, _imap_driver),
-        Endpoint("imap4", "IMAP4 (TLS)", True, lambda r: r.imap.ssl_bindings, _imap_driver),
+        Endpoint("imap4", "IMAP4 (STARTTLS)", False, lambda r: r.imap.unencrypted_or_tls_bindings, _IMAP),
+        Endpoint("imap4", "IMAP4 (TLS)", True, lambda r: r.imap.ssl_bindings, _IMAP),
+        Endpoint("pop3", "POP3 (STLS)", False, lambda r: r.pop.unencrypted_or_tls_bindings, _POP3),
+        Endpoint("pop3", "POP3 (TLS)", True, lambda r: r.pop.ssl_bindings, _POP3),
     ]
-    return [e for e in found if _driver_available(e.service)]
+    found.extend(_extra_endpoints())
+    return found
 
 
-def _driver_available(service: str) -> bool:
-    import importlib.util
-
-    module = {"pop3": "mailgate.transport.pop3_driver", "imap4": "mailgate.transport.imap_driver"}[service]
-    return importlib.util.find_spec(module) is not None
+def _extra_endpoints() -> list[Endpoint]:
+    """Endpoints of services that live in their own packages (SMTP, ...)."""
+    try:
+        from .smtp.endpoints import smtp_endpoints
+    except ImportError:
+        return []
+    return list(smtp_endpoints())
 
 
 class Server:
     def __init__(self, config: Config, runtime: Runtime) -> None:
         self.config = config
         self.runtime = runtime
-        self.listeners: dict[tuple[str, bool, str], Listener] = {}
+        self.listeners: dict[tuple[str, str, bool, str], ListenerLike] = {}
 
     async def load_settings(self) -> None:
         store = self.runtime.store
@@ -88,23 +101,22 @@ class Server:
 
     async def reconcile(self) -> None:
         """Open listeners for bindings that appeared, close those that went."""
-        wanted: dict[tuple[str, bool, str], Endpoint] = {}
+        wanted: dict[tuple[str, str, bool, str], Endpoint] = {}
         for endpoint in endpoints():
             for binding in endpoint.bindings(self.runtime):
-                wanted[(endpoint.service, endpoint.implicit_tls, binding)] = endpoint
+                wanted[(endpoint.service, endpoint.label, endpoint.implicit_tls, binding)] = endpoint
         for key in [k for k in self.listeners if k not in wanted]:
             listener = self.listeners.pop(key)
             await listener.stop(drain_seconds=0)
-            log.info("closed %s", key[2])
+            log.info("closed %s on %s", key[1], key[3])
         for key, endpoint in wanted.items():
             if key in self.listeners:
                 continue
-            listener = Listener(key[2], endpoint.driver(self.runtime), endpoint.implicit_tls,
-                                self.runtime.tls_context)
+            listener = endpoint.make_listener(key[3], self.runtime, endpoint.implicit_tls)
             try:
                 await listener.start()
-            except OSError as exc:
-                log.error("cannot listen on %s for %s: %s", key[2], endpoint.label, exc)
+            except (OSError, ValueError) as exc:
+                log.error("cannot listen on %s for %s: %s", key[3], endpoint.label, exc)
                 continue
             self.listeners[key] = listener
 

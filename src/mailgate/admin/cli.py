@@ -242,5 +242,22 @@ def mailbox_remove(data, address, yes) -> None:
     click.echo(f"Removed mailbox {address}")
 
 
+def _register_command_groups() -> None:
+    """Command groups that live in their own modules (one per area), so the
+    CLI stays small per file. Each module defines `register(main)`."""
+    import importlib
+
+    for module in ("cli_protocols", "cli_smtp", "cli_topology"):
+        try:
+            mod = importlib.import_module(f"{__package__}.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.{module}":
+                raise
+            continue
+        mod.register(main)
+
+
+_register_command_groups()
+
 if __name__ == "__main__":  # pragma: no cover
     main()
