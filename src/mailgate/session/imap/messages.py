@@ -53,6 +53,12 @@ async def handle_store(ctx: SessionContext, cmd: c.Store) -> AsyncIterator[r.Res
         yield r.Tagged(cmd.tag, "OK", "Store completed.")
 
 
+async def _current_account(ctx: SessionContext):
+    """The account as stored now: a quota changed by the admin applies at once."""
+    assert ctx.account is not None
+    return await ctx.store.get_account_by_id(ctx.account.id) or ctx.account
+
+
 async def _destination(ctx: SessionContext, name: str):
     assert ctx.account is not None
     return await ctx.store.get_folder(ctx.account.id, canonical_folder_name(name))
@@ -79,8 +85,9 @@ async def handle_copy(ctx: SessionContext, cmd: c.Copy | c.Move) -> AsyncIterato
         if moving:
             pairs = await ctx.store.move_messages(view.folder.id, uids, dest.id)
         else:
+            account = await _current_account(ctx)
             pairs = await ctx.store.copy_messages(view.folder.id, uids, dest.id,
-                                                  quota_bytes=ctx.account.quota_bytes)
+                                                  quota_bytes=account.quota_bytes)
     except QuotaExceeded:
         yield r.Tagged(cmd.tag, "NO", "Quota exceeded.", r.OVERQUOTA)
         return
@@ -113,6 +120,7 @@ async def handle_append(ctx: SessionContext, cmd: c.Append) -> AsyncIterator[r.R
         yield r.Tagged(cmd.tag, "NO", "No such mailbox.", r.TRYCREATE)
         return
     limit = ctx.runtime.imap.max_literal_size
+    account = await _current_account(ctx)
     uids: list[int] = []
     try:
         for message in cmd.messages:
@@ -120,7 +128,7 @@ async def handle_append(ctx: SessionContext, cmd: c.Append) -> AsyncIterator[r.R
                 yield r.Tagged(cmd.tag, "NO", f"Message exceeds the limit of {limit} octets.", r.TOOBIG)
                 return
             stored = await deliver(
-                ctx.store, ctx.blobs, ctx.account, folder.name, message.literal.chunks(),
+                ctx.store, ctx.blobs, account, folder.name, message.literal.chunks(),
                 flags=[f for f in message.flags if f.lower() != "\\recent"],
                 internaldate=message.date_time,
             )

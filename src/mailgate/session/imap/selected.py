@@ -19,19 +19,21 @@ from ...storage.models import Folder, MessageMeta
 # In-process \Recent bookkeeping (IMAP4rev1 only): the highest UID some session
 # has already seen as recent, per folder. The first session to see a message
 # gets \Recent for it.
-_recent_claims: dict[int, int] = {}
+# Keyed by the store object too: tests run many stores in one process.
+_recent_claims: dict[tuple[int, int], int] = {}
 
 
-def peek_recent(folder_id: int) -> int:
+def peek_recent(store: Store, folder_id: int) -> int:
     """The highest UID already claimed as recent (STATUS RECENT, no claim)."""
-    return _recent_claims.get(folder_id, 0)
+    return _recent_claims.get((id(store), folder_id), 0)
 
 
-def claim_recent(folder_id: int, max_uid: int) -> int:
+def claim_recent(store: Store, folder_id: int, max_uid: int) -> int:
     """Marks UIDs up to max_uid as seen; returns the previous claim."""
-    previous = _recent_claims.get(folder_id, 0)
+    key = (id(store), folder_id)
+    previous = _recent_claims.get(key, 0)
     if max_uid > previous:
-        _recent_claims[folder_id] = max_uid
+        _recent_claims[key] = max_uid
     return previous
 
 
@@ -70,7 +72,7 @@ class SelectedFolder:
         index = await store.message_index(folder.id)
         view = cls(folder, readonly, index)
         if track_recent and view.uids and not readonly:
-            previous = claim_recent(folder.id, view.uids[-1])
+            previous = claim_recent(store, folder.id, view.uids[-1])
             view.recent = {uid for uid in view.uids if uid > previous}
         return view
 
@@ -121,7 +123,7 @@ class SelectedFolder:
         if new_uids:
             new_uids.sort()
             self.uids.extend(new_uids)
-            previous = claim_recent(self.folder.id, new_uids[-1]) if not self.readonly else new_uids[-1]
+            previous = claim_recent(store, self.folder.id, new_uids[-1]) if not self.readonly else new_uids[-1]
             self.recent.update(u for u in new_uids if u > previous)
         self.known_modseq = newest
 

@@ -46,7 +46,7 @@ async def _recent(ctx: SessionContext, folder: Folder, uidnext: int) -> int:
     if view is not None and view.folder.id == folder.id:
         return len(view.recent)
     # A peek at the claims: claim_recent() would take them from a later SELECT.
-    claimed = _selected.peek_recent(folder.id)
+    claimed = _selected.peek_recent(ctx.store, folder.id)
     if uidnext - 1 <= claimed:
         return 0
     return sum(1 for m in await ctx.store.message_index(folder.id) if m.uid > claimed)
