@@ -30,7 +30,7 @@ class ImapSession:
     def __init__(self, runtime: Runtime, *, tls_active: bool, can_start_tls: bool, remote: str = "") -> None:
         self.ctx = SessionContext(runtime, tls_active=tls_active, can_start_tls=can_start_tls, remote=remote)
         self.logged_out = False
-        self._handlers: dict[type, Handler] = _handler_table()
+        self._handlers = _shared_handler_table()
 
     # --- state -------------------------------------------------------------
     @property
@@ -106,6 +106,17 @@ async def _enable(ctx: SessionContext, cmd: c.Enable) -> AsyncIterator[r.Respons
             ctx.enabled.add("CONDSTORE")  # RFC 7162 3.2.3: QRESYNC implies CONDSTORE
     yield r.Enabled(tuple(newly))
     yield r.Tagged(cmd.tag, "OK", "ENABLE completed.")
+
+
+_TABLE: dict[type, Handler] | None = None
+
+
+def _shared_handler_table() -> dict[type, Handler]:
+    """Built once per process: a session holds a reference, not a copy."""
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = _handler_table()
+    return _TABLE
 
 
 def _handler_table() -> dict[type, Handler]:
