@@ -3,7 +3,7 @@ runs once per driver."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,8 @@ import pytest
 from mailgate import mime
 from mailgate.storage import BlobStore, MemoryStore, SqliteStore
 from mailgate.storage.base import Store
+
+from pg import PgServer, PgUnavailable, required
 
 
 class FakeSummary:
@@ -31,14 +33,62 @@ def fake_summarize(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mime, "summarize", FakeSummary, raising=False)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """The session's PostgreSQL (see pg.py): skipped when there is none,
+    failed instead when MAILGATE_REQUIRE_PG=1 (CI)."""
+    try:
+        import asyncpg  # noqa: F401
+
+        server = PgServer()
+    except (PgUnavailable, ImportError) as exc:
+        why = str(exc)
+    else:
+        why = ""
+    if why:  # outside the except block: a short report, not a chained traceback
+        if required():
+            pytest.fail(f"MAILGATE_REQUIRE_PG=1 but PostgreSQL is unavailable: {why}",
+                        pytrace=False)
+        pytest.skip(f"PostgreSQL unavailable: {why}")
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+async def pg_dsn(pg_server: PgServer) -> AsyncIterator[str]:
+    """A fresh, empty database for one test."""
+    name, dsn = await pg_server.create_database()
+    try:
+        yield dsn
+    finally:
+        await pg_server.drop_database(name)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    s: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "store.db")
+    s: Store
+    db_name = None
+    if request.param == "memory":
+        s = MemoryStore()
+    elif request.param == "sqlite":
+        s = SqliteStore(tmp_path / "store.db")
+    else:
+        from mailgate.storage.postgres import PostgresStore
+
+        # The session fixture by name (sync), then a database of our own:
+        # an async fixture cannot await another one through getfixturevalue.
+        server: PgServer = request.getfixturevalue("pg_server")
+        db_name, dsn = await server.create_database()
+        s = PostgresStore(dsn)
     await s.open()
     try:
         yield s
     finally:
         await s.close()
+        if db_name is not None:
+            await server.drop_database(db_name)
 
 
 @pytest.fixture
