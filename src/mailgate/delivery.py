@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import mmap
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from .observability.metrics import record_deliveries
 from .storage.base import Store
 from .storage.blobs import BlobStore
-from .storage.errors import AlreadyExists, NotFound
-from .storage.models import Account, Message
+from .storage.errors import AlreadyExists, NotFound, StorageError
+from .storage.models import Account, Folder, Message
 
 # Summaries of messages above this size are computed on a worker thread so a
 # big message does not stall every other session on the event loop; below it
@@ -68,20 +70,72 @@ async def deliver(
     folder = await store.get_folder(account.id, folder_name)
     if folder is None:
         raise NotFound(f"{account.address}: folder {folder_name!r}")
+    _blob, (result,) = await _store_and_file(store, blobs, [(account, folder)], source,
+                                             flags, internaldate)
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    blob_id: str
+    size: int
+
+
+async def deliver_many(
+    store: Store,
+    blobs: BlobStore,
+    targets: Sequence[tuple[Account, str]],
+    source: Source,
+    *,
+    flags: Iterable[str] = (),
+    internaldate: datetime | None = None,
+) -> tuple[StoredBlob, list[Message | StorageError]]:
+    """One message for many (account, folder name) targets (SMTP, LMTP):
+    the bytes are written once and summarized once, then filed into each
+    folder. Returns the blob (the relay queue points at it too, even with
+    no targets) and, per target in order, its Message or the StorageError
+    that refused it (NotFound folder, QuotaExceeded, ...)."""
+    resolved = [(account, await store.get_folder(account.id, name)) for account, name in targets]
+    return await _store_and_file(store, blobs, resolved, source, flags, internaldate)
+
+
+async def _store_and_file(
+    store: Store,
+    blobs: BlobStore,
+    targets: Sequence[tuple[Account, Folder | None]],
+    source: Source,
+    flags: Iterable[str],
+    internaldate: datetime | None,
+) -> tuple[StoredBlob, list[Message | StorageError]]:
     blob_id, size, path = await blobs.write_stream(source)
-    if size <= _INLINE_SUMMARY_MAX:
-        summary = _summarize_file(path, size)
-    else:
-        summary = await asyncio.to_thread(_summarize_file, path, size)
-    return await store.append_message(
-        folder.id,
-        blob_id=blob_id,
-        size=size,
-        summary=summary,
-        flags=flags,
-        internaldate=internaldate,
-        quota_bytes=account.quota_bytes,
-    )
+    flags = tuple(flags)
+    summary: bytes | None = None
+    results: list[Message | StorageError] = []
+    for account, folder in targets:
+        if folder is None:
+            results.append(NotFound(f"{account.address}: no such folder"))
+            continue
+        if summary is None:  # parsed once, only if some target needs it
+            if size <= _INLINE_SUMMARY_MAX:
+                summary = _summarize_file(path, size)
+            else:
+                summary = await asyncio.to_thread(_summarize_file, path, size)
+        try:
+            results.append(await store.append_message(
+                folder.id,
+                blob_id=blob_id,
+                size=size,
+                summary=summary,
+                flags=flags,
+                internaldate=internaldate,
+                quota_bytes=account.quota_bytes,
+            ))
+        except StorageError as exc:  # refuses this target only
+            results.append(exc)
+    record_deliveries(results)  # metrics (observability/metrics.py)
+    return StoredBlob(blob_id, size), results
 
 
 async def ensure_default_folders(store: Store, account: Account) -> list[str]:

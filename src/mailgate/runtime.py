@@ -6,6 +6,7 @@ import asyncio
 import ssl
 from dataclasses import dataclass, field
 
+from .policy.state import PolicyState
 from .session.changes import ChangeHub
 from .settings import ImapSettings, PopSettings, SmtpSettings
 from .storage.base import Store
@@ -22,6 +23,8 @@ class Runtime:
     pop: PopSettings = field(default_factory=PopSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     shutting_down: asyncio.Event = field(default_factory=asyncio.Event)
+    # Limits, throttling, protocol logs, services, disconnects (policy/state.py).
+    policy: PolicyState = field(default_factory=PolicyState)
     _hub: ChangeHub | None = None
 
     @property

@@ -13,12 +13,14 @@ import signal
 import ssl
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from .admin.ops import open_store
 from .config import Config
+from .observability.status import publish as publish_status
+from .observability.status import shutdown as shutdown_status
 from .runtime import Runtime
 from .settings import ImapSettings, PopSettings, SettingsError, SmtpSettings, from_strings
 from .transport.certs import server_context
@@ -84,6 +86,16 @@ def _extra_endpoints() -> list[Endpoint]:
     return list(smtp_endpoints())
 
 
+def _background_tasks(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
+    """Long-running jobs of services in their own packages (the SMTP relay
+    queue runner), started with the listeners and cancelled at shutdown."""
+    try:
+        from .smtp.endpoints import background_tasks
+    except ImportError:
+        return []
+    return list(background_tasks(runtime))
+
+
 class Server:
     def __init__(self, config: Config, runtime: Runtime) -> None:
         self.config = config
@@ -98,11 +110,14 @@ class Server:
             self.runtime.smtp = from_strings(SmtpSettings, await store.get_settings("smtp"))
         except SettingsError as exc:
             log.error("stored settings are invalid, keeping the previous ones: %s", exc)
+        await self.runtime.policy.refresh(self.runtime)  # services, throttling, logs, disconnects
 
     async def reconcile(self) -> None:
         """Open listeners for bindings that appeared, close those that went."""
         wanted: dict[tuple[str, str, bool, str], Endpoint] = {}
         for endpoint in endpoints():
+            if not self.runtime.policy.service_running(endpoint.service):
+                continue  # `mailgate service stop`: its listeners close
             for binding in endpoint.bindings(self.runtime):
                 wanted[(endpoint.service, endpoint.label, endpoint.implicit_tls, binding)] = endpoint
         for key in [k for k in self.listeners if k not in wanted]:
@@ -130,6 +145,7 @@ class Server:
                 return
             await self.load_settings()
             await self.reconcile()
+            await publish_status(self)
 
     async def stop(self) -> None:
         await asyncio.gather(*(listener.stop() for listener in self.listeners.values()))
@@ -157,9 +173,11 @@ async def run_server(config: Config) -> int:
         return 1
     async with open_store(config) as (store, blobs):
         runtime = Runtime(store=store, blobs=blobs, hostname=config.hostname, tls_context=tls)
+        runtime.policy.log_dir = config.log_dir
         server = Server(config, runtime)
         await server.load_settings()
         await server.reconcile()
+        await publish_status(server)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, runtime.shutting_down.set)
@@ -167,11 +185,16 @@ async def run_server(config: Config) -> int:
         print(f"ready in {time.monotonic() - started:.2f} s", flush=True)
         sweep = asyncio.create_task(_sweep_orphans(runtime))
         watcher = asyncio.create_task(server.watch_settings())
+        background = [asyncio.create_task(job) for job in _background_tasks(runtime)]
         await runtime.shutting_down.wait()
         log.info("shutting down: draining connections")
         sweep.cancel()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await watcher
         await server.stop()
+        await shutdown_status(server)
     log.info("stopped")
     return 0
 

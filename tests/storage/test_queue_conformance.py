@@ -69,3 +69,21 @@ async def test_reschedule_and_delete(store: Store) -> None:
     await store.delete_outbound(e.id)  # settled twice (two servers): no error
     assert await store.list_outbound() == []
     assert BLOB_A not in await store.referenced_blob_ids()
+
+
+async def test_sqlite_store_of_schema_v1_gains_the_queue(tmp_path) -> None:
+    import sqlite3
+
+    from mailgate.storage import SqliteStore
+    from mailgate.storage.sqlite_schema import MIGRATIONS, _statements
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for stmt in _statements(MIGRATIONS[0]):
+        conn.execute(stmt)
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO schema_version VALUES (1)")
+    conn.close()
+    async with SqliteStore(path) as store:
+        e = await store.enqueue_outbound("a@x.example", ["r@y.example"], BLOB_A, 1)
+        assert [m.id for m in await store.list_outbound()] == [e.id]

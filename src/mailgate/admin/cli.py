@@ -257,7 +257,12 @@ def _register_command_groups() -> None:
         mod.register(main)
 
 
-_register_command_groups()
-
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    # `python -m mailgate.admin.cli` runs this file as __main__, while the
+    # command-group modules import mailgate.admin.cli: run that module's
+    # (fully registered) main rather than registering into this copy.
+    from mailgate.admin.cli import main as _main
+
+    _main()
+else:
+    _register_command_groups()

@@ -32,6 +32,8 @@ class Refusal(str, enum.Enum):
     ROLE = "role"  # guest or administrator
     PROTOCOL_DISABLED = "protocol-disabled"
     TLS_REQUIRED = "tls-required"
+    THROTTLED = "throttled"  # too many failed logins from this IP or for this account
+    USER_CONNECTION_LIMIT = "user-connection-limit"  # MaxConnectionsPerUser reached
 
 
 ANONYMOUS_NAMES = frozenset({"", "anonymous", "guest"})

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from ..directory.auth import authenticate
+from ..policy.gate import check_login
 from ..policy.login import Protocol, Refusal, credentials_allowed
 from ..protocol.pop3 import (
     After,
@@ -88,6 +88,9 @@ class Pop3Session:
         self._sasl: SaslExchange | None = None
         self._account_id: int | None = None
         self._drop: Maildrop | None = None
+        # The tracked connection (policy.connections.Client), set by the driver:
+        # throttling by client IP and the per-user limit. None in unit tests.
+        self.client: Any = None
 
     # --- what the driver asks --------------------------------------------------
     @property
@@ -227,11 +230,16 @@ class Pop3Session:
     async def _login(self, username: str, password: str) -> Outcome:
         store = self.runtime.store
         try:
-            decision = await authenticate(store, username, password, Protocol.POP3)
+            decision = await check_login(self.runtime, Protocol.POP3, username, password, self.client,
+                                         self.settings)
         except StorageError:
             return Outcome.of(Err("Temporary failure; try again later.", Code.SYS_TEMP))
         if decision.refusal in (Refusal.ROLE, Refusal.PROTOCOL_DISABLED):
             return Outcome.of(Err(ACCOUNT_REFUSED, Code.AUTH))
+        if decision.refusal is Refusal.THROTTLED:
+            return Outcome.of(Err("Too many failed logins; try again later.", Code.SYS_TEMP))
+        if decision.refusal is Refusal.USER_CONNECTION_LIMIT:
+            return Outcome.of(Err("Too many connections for this mailbox; try again later.", Code.SYS_TEMP))
         if not decision.ok or decision.account is None:
             # Failed logins count as bad commands: a connection cannot guess forever.
             self.bad_commands += 1

@@ -15,6 +15,7 @@ from .models import (
     FolderStatus,
     Message,
     MessageMeta,
+    OutboundMessage,
     Role,
     StoreResult,
 )
@@ -23,6 +24,6 @@ from .sqlite import SqliteStore
 __all__ = [
     "Account", "AlreadyExists", "BlobMissing", "BlobStore", "Change", "ChangeListener",
     "FlagMode", "Folder", "FolderStatus", "Message", "MessageMeta", "MemoryStore",
-    "NotFound", "QuotaExceeded", "Role", "SqliteStore", "StorageError", "Store",
+    "NotFound", "OutboundMessage", "QuotaExceeded", "Role", "SqliteStore", "StorageError", "Store",
     "StoreResult",
 ]

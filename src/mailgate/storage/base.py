@@ -19,6 +19,7 @@ from .models import (
     FolderStatus,
     Message,
     MessageMeta,
+    OutboundMessage,
     Role,
     StoreResult,
 )
@@ -158,7 +159,38 @@ class Store(Protocol):
 
     # --- blobs bookkeeping -----------------------------------------------
     async def referenced_blob_ids(self) -> set[str]:
-        """Every blob id some message points at (for the orphan sweep)."""
+        """Every blob id some message or queued outbound message points at
+        (for the orphan sweep)."""
+
+    # --- outbound (relay) queue ------------------------------------------
+    async def enqueue_outbound(
+        self, sender: str, recipients: Sequence[str], blob_id: str, size: int,
+        *, not_before: datetime | None = None,
+    ) -> OutboundMessage:
+        """Durable on return (the blob must be durable already): attempts 0,
+        next_attempt = not_before or now. Raises ValueError without recipients."""
+
+    async def claim_outbound(
+        self, now: datetime, lease_until: datetime, limit: int = 10
+    ) -> list[OutboundMessage]:
+        """Entries due at `now` (next_attempt <= now), earliest first. Each
+        returned entry gets next_attempt = lease_until in the same
+        transaction, so another server sharing the store does not send it
+        too; an entry never settled (a crash) comes due again then."""
+
+    async def reschedule_outbound(
+        self, queue_id: int, *, recipients: Sequence[str], next_attempt: datetime,
+        last_error: str,
+    ) -> OutboundMessage:
+        """After an attempt that left recipients to retry: keeps only
+        `recipients`, counts the attempt. Raises NotFound."""
+
+    async def delete_outbound(self, queue_id: int) -> None:
+        """Done with the entry (delivered, or failed for good). A missing
+        entry is not an error: another server may have settled it."""
+
+    async def list_outbound(self) -> list[OutboundMessage]:
+        """Every queued entry, by id (for `mailgate smtp queue`)."""
 
     # --- change signal ---------------------------------------------------
     def add_listener(self, listener: ChangeListener) -> None:

@@ -22,6 +22,7 @@ from ._common import (
     next_uidvalidity,
 )
 from .errors import AlreadyExists, NotFound, QuotaExceeded, StorageError
+from .memory_queue import MemoryQueue
 from .models import (
     Account,
     FlagMode,
@@ -72,8 +73,9 @@ class _Folder:
         return self.highestmodseq
 
 
-class MemoryStore:
+class MemoryStore(MemoryQueue):
     def __init__(self) -> None:
+        super().__init__()
         self._accounts: dict[int, Account] = {}
         self._by_address: dict[str, int] = {}
         self._folders: dict[int, _Folder] = {}
@@ -354,7 +356,8 @@ class MemoryStore:
         return self._usage(account_id)
 
     async def referenced_blob_ids(self) -> set[str]:
-        return {m.blob_id for f in self._folders.values() for m in f.msgs.values()}
+        in_folders = {m.blob_id for f in self._folders.values() for m in f.msgs.values()}
+        return in_folders | self._queued_blob_ids()
 
     # --- change signal ---------------------------------------------------
     def add_listener(self, listener: ChangeListener) -> None:

@@ -100,3 +100,23 @@ class Change:
     """A folder changed; listeners re-read it by MODSEQ / UID."""
 
     folder_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A message waiting in the relay queue for the smart host.
+
+    The bytes live in the blob store (blob_id, shared with any local copy);
+    `recipients` are those still to be delivered: each attempt removes the
+    ones the smart host accepted or refused for good.
+    """
+
+    id: int
+    sender: str  # envelope sender; "" for the null reverse-path (a DSN)
+    recipients: tuple[str, ...]
+    blob_id: str
+    size: int
+    created: datetime  # timezone-aware
+    next_attempt: datetime  # timezone-aware
+    attempts: int = 0
+    last_error: str = ""

@@ -21,6 +21,7 @@ from datetime import datetime
 
 from . import sqlite_folders as F
 from . import sqlite_messages as M
+from . import sqlite_queue as Q
 from .models import (
     Account,
     FlagMode,
@@ -28,6 +29,7 @@ from .models import (
     FolderStatus,
     Message,
     MessageMeta,
+    OutboundMessage,
     Role,
     StoreResult,
 )
@@ -196,7 +198,27 @@ class SqliteStore:
         return await self._db.run(M.account_usage, account_id)
 
     async def referenced_blob_ids(self) -> set[str]:
-        return await self._db.run(M.referenced_blob_ids)
+        return await self._db.run(_referenced_blob_ids)
+
+    # --- outbound (relay) queue --------------------------------------------
+    async def enqueue_outbound(self, sender: str, recipients: Sequence[str], blob_id: str,
+                               size: int, *, not_before: datetime | None = None) -> OutboundMessage:
+        return await self._db.run(Q.enqueue, sender, tuple(recipients), blob_id, size, not_before)
+
+    async def claim_outbound(self, now: datetime, lease_until: datetime,
+                             limit: int = 10) -> list[OutboundMessage]:
+        return await self._db.run(Q.claim, now, lease_until, limit)
+
+    async def reschedule_outbound(self, queue_id: int, *, recipients: Sequence[str],
+                                  next_attempt: datetime, last_error: str) -> OutboundMessage:
+        return await self._db.run(Q.reschedule, queue_id, tuple(recipients), next_attempt,
+                                  last_error)
+
+    async def delete_outbound(self, queue_id: int) -> None:
+        await self._db.run(Q.delete, queue_id)
+
+    async def list_outbound(self) -> list[OutboundMessage]:
+        return await self._db.run(Q.list_all)
 
     # --- change signal ---------------------------------------------------
     def add_listener(self, listener: ChangeListener) -> None:
@@ -207,3 +229,8 @@ class SqliteStore:
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
+
+
+def _referenced_blob_ids(db: Db) -> set[str]:
+    with db.read():  # one snapshot of both tables
+        return M.referenced_blob_ids(db) | Q.blob_ids(db)

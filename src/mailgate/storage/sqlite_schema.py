@@ -99,7 +99,24 @@ CREATE TABLE changes (
 );
 """
 
-MIGRATIONS: list[str] = [_V1]
+# The relay queue (mail for the smart host). Times are epoch seconds so
+# "what is due" is one index range scan; recipients a JSON array.
+_V2 = """
+CREATE TABLE outbound (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    sender       TEXT NOT NULL,
+    recipients   TEXT NOT NULL,
+    blob_id      TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    created      REAL NOT NULL,
+    next_attempt REAL NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX outbound_due ON outbound (next_attempt);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

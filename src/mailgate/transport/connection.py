@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,9 @@ class Connection:
         self.local = _endpoint(writer.get_extra_info("sockname"))
         self.remote = _endpoint(writer.get_extra_info("peername"))
         self.closed = False
+        # Sees the bytes and the TLS upgrade (protocol log, metrics): a
+        # policy.connections.Client, set by the protocol driver.
+        self.tap: Any = None
 
     @property
     def can_start_tls(self) -> bool:
@@ -48,12 +52,17 @@ class Connection:
     async def read(self, limit: int = 65536) -> bytes:
         """Some bytes, or b"" at end of stream or on a reset connection."""
         try:
-            return await self._reader.read(limit)
+            data = await self._reader.read(limit)
         except (ConnectionError, ssl.SSLError, OSError):
             return b""
+        if data and self.tap is not None:
+            self.tap.received(data)
+        return data
 
     def write(self, data: bytes) -> None:
         if not self.closed and not self._writer.is_closing():
+            if self.tap is not None:
+                self.tap.sent(data)
             self._writer.write(data)
 
     async def drain(self) -> None:
@@ -76,6 +85,8 @@ class Connection:
             self.closed = True
             return False
         self.tls_active = True
+        if self.tap is not None:
+            self.tap.tls_started()
         return True
 
     async def close(self) -> None:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import zlib
 
+from ..observability.metrics import COMMAND_SECONDS
+from ..policy.connections import Client, Limited
 from ..protocol.imap import commands as c
 from ..protocol.imap import responses as r
 from ..protocol.imap.events import Invalid, LiteralTooLarge, NeedContinuation, NeedData, RawLine
@@ -41,6 +44,7 @@ class ImapConnection:
         self.reader = self._new_reader()
         self.out = ImapOutput(conn)
         self.bad_commands = 0
+        self.client: Client | None = None  # limits, logging, admin disconnects (policy)
         self._decompressor: zlib._Decompress | None = None  # type: ignore[name-defined]
 
     def _new_reader(self) -> CommandReader:
@@ -66,11 +70,14 @@ class ImapConnection:
         server shutdown (after saying BYE)."""
         read = asyncio.ensure_future(self.conn.read())
         stopping = asyncio.ensure_future(self.runtime.shutting_down.wait())
-        done, _ = await asyncio.wait({read, stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
+        kicked = asyncio.ensure_future(self.client.kicked.wait()) if self.client is not None else None
+        ends = {stopping} | ({kicked} if kicked is not None else set())
+        done, _ = await asyncio.wait({read} | ends, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        for end in ends:
+            end.cancel()
         if read not in done:
             read.cancel()
-            text = "Server shutting down." if self.runtime.shutting_down.is_set() else "Autologout; idle for too long."
+            text = self._end_text() or "Autologout; idle for too long."
             await self.send(r.Condition("BYE", text))
             await self.out.flush()
             raise _Closed
@@ -83,6 +90,13 @@ class ImapConnection:
             except zlib.error:
                 raise _Closed from None
         self.reader.feed(data)
+
+    def _end_text(self) -> str | None:
+        if self.runtime.shutting_down.is_set():
+            return "Server shutting down."
+        if self.client is not None and self.client.kicked.is_set():
+            return self.client.kick_reason
+        return None
 
     async def _raw_line(self) -> RawLine | Invalid:
         while True:
@@ -113,7 +127,9 @@ class ImapConnection:
                     if not await self._count_bad():
                         break
                 else:
+                    started = time.perf_counter()
                     await self._command(event)
+                    COMMAND_SECONDS.labels("imap4", event.name).observe(time.perf_counter() - started)
             await self.out.flush()
         except _Closed:
             pass
@@ -225,12 +241,15 @@ class ImapConnection:
                         read_task = asyncio.ensure_future(self.conn.read())
                     changed = asyncio.ensure_future(ctx.changed.wait())
                     stopping = asyncio.ensure_future(self.runtime.shutting_down.wait())
-                    done, _ = await asyncio.wait({read_task, changed, stopping}, timeout=keepalive,
+                    kicked = asyncio.ensure_future(self.client.kicked.wait() if self.client is not None
+                                                   else asyncio.Event().wait())
+                    done, _ = await asyncio.wait({read_task, changed, stopping, kicked}, timeout=keepalive,
                                                  return_when=asyncio.FIRST_COMPLETED)
                     changed.cancel()
                     stopping.cancel()
-                    if self.runtime.shutting_down.is_set():
-                        await self.send(r.Condition("BYE", "Server shutting down."))
+                    kicked.cancel()
+                    if (ending := self._end_text()) is not None:
+                        await self.send(r.Condition("BYE", ending))
                         raise _Closed
                     if read_task in done:
                         data = read_task.result()
@@ -253,5 +272,18 @@ class ImapConnection:
                 read_task.cancel()
 
 
+_LIMIT_TEXT = {Limited.SERVER: "Too many connections; try again later.",
+               Limited.IP: "Too many connections from your address; try again later."}
+
+
 async def run_imap(conn: Connection, runtime: Runtime) -> None:
-    await ImapConnection(conn, runtime).run()
+    imap = ImapConnection(conn, runtime)
+    client = imap.client = imap.session.ctx.client = runtime.policy.open_connection("imap4", conn, imap.settings)
+    try:
+        if client.refused is not None:
+            await imap.send(r.Condition("BYE", _LIMIT_TEXT.get(client.refused, "Too many connections.")))
+            await imap.out.flush()
+            return
+        await imap.run()
+    finally:
+        client.close()

@@ -11,8 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
-from ..protocol.pop3 import NEED_DATA, After, Outcome, Pop3Reader, Stream, encode, encode_stream
+from ..observability.metrics import COMMAND_SECONDS
+from ..policy.connections import Limited
+from ..protocol.pop3 import NEED_DATA, After, Code, Err, Outcome, Pop3Reader, Stream, encode, encode_stream
 from ..runtime import Runtime
 from ..session.pop3 import Pop3Session
 from ..storage.errors import StorageError
@@ -30,9 +33,17 @@ class _Closed(Exception):
 async def run_pop3(conn: Connection, runtime: Runtime) -> None:
     session = Pop3Session(runtime, tls_active=conn.tls_active, can_start_tls=conn.can_start_tls)
     reader = Pop3Reader(runtime.pop.max_command_size)
+    # Limits, protocol log, metrics, admin disconnects: policy/state.py.
+    client = session.client = runtime.policy.open_connection("pop3", conn, runtime.pop)
     stop = asyncio.ensure_future(runtime.shutting_down.wait())
+    kicked = asyncio.ensure_future(client.kicked.wait())  # `mailbox set --disconnect`
     out = bytearray()
     try:
+        if client.refused is not None:
+            await _write_outcome(conn, out, Outcome.of(Err(_LIMIT_TEXT[client.refused], Code.SYS_TEMP),
+                                                       after=After.CLOSE))
+            await _flush(conn, out)
+            return
         if runtime.shutting_down.is_set():
             await _write_outcome(conn, out, session.shutdown_outcome())
             await _flush(conn, out)
@@ -45,7 +56,9 @@ async def run_pop3(conn: Connection, runtime: Runtime) -> None:
                 event = reader.next_event()
                 if event is NEED_DATA:
                     break
+                started = time.perf_counter()
                 outcome = await session.handle(event)
+                COMMAND_SECONDS.labels("pop3", type(event).__name__.upper()).observe(time.perf_counter() - started)
                 await _write_outcome(conn, out, outcome)
                 if outcome.after is After.CLOSE:
                     await _flush(conn, out)
@@ -63,9 +76,11 @@ async def run_pop3(conn: Connection, runtime: Runtime) -> None:
                     await _flush(conn, out)
                     return
             await _flush(conn, out)
-            data = await _read(conn, stop, session.idle_timeout)
+            data = await _read(conn, stop, session.idle_timeout, kicked)
             if data is _TIMEOUT or data is _SHUTDOWN:
                 ending = session.timeout_outcome() if data is _TIMEOUT else session.shutdown_outcome()
+                if data is _SHUTDOWN and not runtime.shutting_down.is_set():  # an admin's disconnect
+                    ending = Outcome.of(Err(client.kick_reason), after=After.CLOSE)
                 await _write_outcome(conn, out, ending)
                 await _flush(conn, out)
                 return
@@ -79,20 +94,27 @@ async def run_pop3(conn: Connection, runtime: Runtime) -> None:
         log.warning("POP3 session from %s ended: %s", conn.remote, exc)
     finally:
         stop.cancel()
+        kicked.cancel()
         await session.close()
+        client.close()
         await conn.close()
 
 
+_LIMIT_TEXT = {Limited.SERVER: "Too many connections; try again later.",
+               Limited.IP: "Too many connections from your address; try again later.",
+               Limited.USER: "Too many connections for this mailbox; try again later."}
 _TIMEOUT = object()
 _SHUTDOWN = object()
 
 
-async def _read(conn: Connection, stop: asyncio.Future[object], timeout: float) -> bytes | object:
+async def _read(conn: Connection, stop: asyncio.Future[object], timeout: float,
+                kicked: asyncio.Future[object] | None = None) -> bytes | object:
     """Bytes, b"" when the peer closed, or _TIMEOUT / _SHUTDOWN."""
     read = asyncio.ensure_future(conn.read())
     try:
         done, _pending = await asyncio.wait(
-            {read, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            {read, stop} | ({kicked} if kicked is not None else set()), timeout=timeout,
+            return_when=asyncio.FIRST_COMPLETED
         )
     finally:
         if not read.done():
@@ -100,7 +122,7 @@ async def _read(conn: Connection, stop: asyncio.Future[object], timeout: float) 
             await asyncio.wait({read})  # let it finish; our own cancellation still propagates
     if read in done:
         return read.result()
-    return _SHUTDOWN if stop in done else _TIMEOUT
+    return _SHUTDOWN if stop in done or kicked in done else _TIMEOUT
 
 
 async def _write_outcome(conn: Connection, out: bytearray, outcome: Outcome) -> None:

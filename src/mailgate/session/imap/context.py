@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ...protocol.imap.responses import Response
 from ...runtime import Runtime
@@ -33,6 +34,9 @@ class SessionContext:
     # CONDSTORE is also switched on by any command that uses MODSEQ (RFC 7162 3.1).
     condstore_used: bool = False
     client_id: tuple[tuple[str, str | None], ...] | None = None
+    # The tracked connection (policy.connections.Client): per-user limit,
+    # throttling by client IP. None when driven without a connection (tests).
+    client: Any = None
     # Set when the selected folder changes in the store (wakes IDLE).
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     watch_callback: Callable[[], None] | None = None

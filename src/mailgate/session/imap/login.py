@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from ...directory.auth import authenticate
+from ...policy.gate import check_login
 from ...policy.login import Protocol, Refusal, credentials_allowed
 from ...protocol.imap import responses as r
 from ...protocol.sasl import MECHANISMS, SaslExchange
@@ -20,6 +20,8 @@ _REFUSAL_REPLIES: dict[Refusal, tuple[r.Code, str]] = {
     Refusal.ANONYMOUS: (r.AUTHENTICATIONFAILED, "Authentication failed."),
     Refusal.ROLE: (r.AUTHORIZATIONFAILED, "This account may not use IMAP4."),
     Refusal.PROTOCOL_DISABLED: (r.CONTACTADMIN, "IMAP4 is disabled for this mailbox; contact your administrator."),
+    Refusal.THROTTLED: (r.UNAVAILABLE, "Too many failed logins; try again later."),
+    Refusal.USER_CONNECTION_LIMIT: (r.UNAVAILABLE, "Too many connections for this mailbox; try again later."),
 }
 
 
@@ -40,11 +42,11 @@ async def log_in(ctx: SessionContext, tag: str, username: str, password: str, *,
     refused = plaintext_refusal(ctx, tag, via_sasl)
     if refused is not None:
         return refused
-    decision = await authenticate(ctx.store, username, password, Protocol.IMAP4)
+    # Throttling, policy, per-user limit and their logging: policy/gate.py.
+    decision = await check_login(ctx.runtime, Protocol.IMAP4, username, password, ctx.client, ctx.runtime.imap)
     if not decision.ok:
         assert decision.refusal is not None
         code, text = _REFUSAL_REPLIES.get(decision.refusal, (r.AUTHENTICATIONFAILED, "Authentication failed."))
-        log.info("IMAP4 login refused for %r from %s: %s", username, ctx.remote, decision.refusal.value)
         return r.Tagged(tag, "NO", text, code)
     ctx.account = decision.account
     return r.Tagged(tag, "OK", "Logged in.", r.capability_code(for_context(ctx)))
