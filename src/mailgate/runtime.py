@@ -25,6 +25,13 @@ class Runtime:
     shutting_down: asyncio.Event = field(default_factory=asyncio.Event)
     # Limits, throttling, protocol logs, services, disconnects (policy/state.py).
     policy: PolicyState = field(default_factory=PolicyState)
+    # What this node does: {"all"} (one process, no proxy hop), or any of
+    # "frontend" (client listeners, proxying after login) and "backend"
+    # (proxied logins only, on the ProxyTargetPort listeners).
+    roles: frozenset[str] = frozenset({"all"})
+    proxy_secret: str = ""  # the deployment's proxy credential (proxy/credentials.py)
+    backend_address: str = "127.0.0.1"  # where this node's backend listeners bind
+    backend_tls: ssl.SSLContext | None = None  # how frontends check backends (proxy/backend_link.py)
     _hub: ChangeHub | None = None
 
     @property

@@ -50,28 +50,52 @@ class Endpoint:
     make_listener: Callable[[str, Runtime, bool], ListenerLike]
 
 
-def _stream_listener(driver_module: str, driver_name: str) -> Callable[[str, Runtime, bool], ListenerLike]:
-    """Listeners for drivers of the form `async def run(conn, runtime)`."""
+def _stream_listener(driver_module: str, driver_name: str, backend: bool = False
+                     ) -> Callable[[str, Runtime, bool], ListenerLike]:
+    """Listeners for drivers of the form `async def run(conn, runtime, mode=...)`.
+    Client listeners proxy after login on a frontend; backend listeners take
+    proxied logins only."""
 
     def make(binding: str, runtime: Runtime, implicit_tls: bool) -> ListenerLike:
         import importlib
 
         run = getattr(importlib.import_module(driver_module), driver_name)
-        return Listener(binding, lambda conn: run(conn, runtime), implicit_tls, runtime.tls_context)
+        mode = "backend" if backend else ("frontend" if "frontend" in runtime.roles else "client")
+        return Listener(binding, lambda conn: run(conn, runtime, mode=mode), implicit_tls, runtime.tls_context)
 
     return make
 
 
 _POP3 = _stream_listener("mailgate.transport.pop3_driver", "run_pop3")
 _IMAP = _stream_listener("mailgate.transport.imap_driver", "run_imap")
+_POP3_BACKEND = _stream_listener("mailgate.transport.pop3_driver", "run_pop3", backend=True)
+_IMAP_BACKEND = _stream_listener("mailgate.transport.imap_driver", "run_imap", backend=True)
+
+
+def _client_facing(runtime: Runtime, bindings: tuple[str, ...]) -> tuple[str, ...]:
+    """A node that is only a mailbox server has no client listeners."""
+    return bindings if runtime.roles & {"all", "frontend"} else ()
+
+
+def _backend_binding(runtime: Runtime, port: int) -> tuple[str, ...]:
+    if "backend" not in runtime.roles:
+        return ()
+    host = runtime.backend_address
+    return (f"[{host}]:{port}" if ":" in host else f"{host}:{port}",)
 
 
 def endpoints() -> list[Endpoint]:
     found = [
-        Endpoint("imap4", "IMAP4 (STARTTLS)", False, lambda r: r.imap.unencrypted_or_tls_bindings, _IMAP),
-        Endpoint("imap4", "IMAP4 (TLS)", True, lambda r: r.imap.ssl_bindings, _IMAP),
-        Endpoint("pop3", "POP3 (STLS)", False, lambda r: r.pop.unencrypted_or_tls_bindings, _POP3),
-        Endpoint("pop3", "POP3 (TLS)", True, lambda r: r.pop.ssl_bindings, _POP3),
+        Endpoint("imap4", "IMAP4 (STARTTLS)", False,
+                 lambda r: _client_facing(r, r.imap.unencrypted_or_tls_bindings), _IMAP),
+        Endpoint("imap4", "IMAP4 (TLS)", True, lambda r: _client_facing(r, r.imap.ssl_bindings), _IMAP),
+        Endpoint("pop3", "POP3 (STLS)", False,
+                 lambda r: _client_facing(r, r.pop.unencrypted_or_tls_bindings), _POP3),
+        Endpoint("pop3", "POP3 (TLS)", True, lambda r: _client_facing(r, r.pop.ssl_bindings), _POP3),
+        Endpoint("imap4", "IMAP4 backend", True,
+                 lambda r: _backend_binding(r, r.imap.proxy_target_port), _IMAP_BACKEND),
+        Endpoint("pop3", "POP3 backend", True,
+                 lambda r: _backend_binding(r, r.pop.proxy_target_port), _POP3_BACKEND),
     ]
     found.extend(_extra_endpoints())
     return found
@@ -174,6 +198,7 @@ async def run_server(config: Config) -> int:
     async with open_store(config) as (store, blobs):
         runtime = Runtime(store=store, blobs=blobs, hostname=config.hostname, tls_context=tls)
         runtime.policy.log_dir = config.log_dir
+        await _prepare_roles(config, runtime)
         server = Server(config, runtime)
         await server.load_settings()
         await server.reconcile()
@@ -197,6 +222,19 @@ async def run_server(config: Config) -> int:
         await shutdown_status(server)
     log.info("stopped")
     return 0
+
+
+async def _prepare_roles(config: Config, runtime: Runtime) -> None:
+    """Frontend and backend nodes share the proxy credential through the
+    directory; frontends check backends' certificates with backend_ca_file."""
+    from .proxy.backend_link import backend_client_context
+    from .proxy.credentials import ensure_proxy_secret
+
+    runtime.roles = frozenset(getattr(config, "roles", None) or {"all"})
+    runtime.backend_address = getattr(config, "backend_address", None) or runtime.backend_address
+    if runtime.roles != {"all"}:
+        runtime.proxy_secret = await ensure_proxy_secret(runtime.store)
+        runtime.backend_tls = backend_client_context(getattr(config, "backend_ca_file", None))
 
 
 async def _sweep_orphans(runtime: Runtime) -> None:

@@ -58,6 +58,10 @@ class Client:
     wire: Tap | None = None
     on_tls: Callable[[Client], None] | None = None
     on_close: Callable[[Client], None] | None = None
+    # Accepted on a backend (ProxyTargetPort) listener: only a frontend's
+    # proxy login is allowed there (policy/gate.py).
+    backend: bool = False
+    via: str | None = None  # the frontend's address, once a proxied login names the client
 
     # --- what the Connection reports (transport/connection.py) -------------
     def received(self, data: bytes) -> None:
@@ -74,6 +78,14 @@ class Client:
         self.tls = True
         if self.wire is not None:
             self.wire.info("TLS negotiated")
+
+    def proxied(self, origin_ip: str, origin_port: int | None) -> None:
+        """A frontend vouched for the real client: log and limit by it."""
+        self.via = self.remote
+        self.ip = origin_ip
+        self.remote = f"[{origin_ip}]:{origin_port}" if ":" in origin_ip else f"{origin_ip}:{origin_port}"
+        if self.wire is not None:
+            self.wire.info(f"proxied login: client {self.remote} via frontend {self.via}")
 
     # --- what the drivers ask -------------------------------------------------
     def attach_user(self, address: str, settings: LimitSettings) -> bool:

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 from ..directory.auth import authenticate
 from ..observability import metrics
+from ..proxy.credentials import is_proxy_login, secret_matches
 from .connections import Client, LimitSettings
-from .login import Decision, Protocol, Refusal
+from .login import Decision, Protocol, Refusal, authorize
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -25,14 +26,18 @@ _FAILURES = (Refusal.BAD_CREDENTIALS, Refusal.ANONYMOUS)
 
 
 async def check_login(runtime: Runtime, protocol: Protocol, username: str, password: str,
-                      client: Client | None, limits: LimitSettings) -> Decision:
+                      client: Client | None, limits: LimitSettings, *, authzid: str = "",
+                      origin: tuple[str, int | None] | None = None) -> Decision:
     """client None (sessions driven without a connection, as in unit tests):
-    no throttling and no per-user count."""
+    no throttling and no per-user count. authzid: SASL PLAIN's identity to
+    act as; origin: the real client a frontend named (IMAP ID / POP3 XCLIENT)."""
     guard = runtime.policy.guard
     ip = client.ip if client is not None else None
     where = client.remote if client is not None else "?"
     if ip is not None and guard.locked(ip, username):
         return _refused(protocol, username, where, Decision(None, Refusal.THROTTLED))
+    if authzid or (client is not None and client.backend):
+        return await _proxied_login(runtime, protocol, username, password, authzid, client, limits, origin)
     decision = await authenticate(runtime.store, username, password, protocol)
     if decision.refusal in _FAILURES:
         if ip is not None:
@@ -51,6 +56,37 @@ async def check_login(runtime: Runtime, protocol: Protocol, username: str, passw
         return _refused(protocol, username, where, Decision(account, Refusal.USER_CONNECTION_LIMIT))
     metrics.LOGINS.labels(protocol.value, "ok", "").inc()
     return decision
+
+
+async def _proxied_login(runtime: Runtime, protocol: Protocol, username: str, password: str, authzid: str,
+                         client: Client | None, limits: LimitSettings,
+                         origin: tuple[str, int | None] | None) -> Decision:
+    """Backends accept only a frontend's proxy credential acting for a user;
+    client listeners accept no acting-as-someone-else at all."""
+    backend = client is not None and client.backend
+    where = client.remote if client is not None else "?"
+    if not (backend and is_proxy_login(username, authzid) and secret_matches(runtime.proxy_secret, password)):
+        if client is not None:
+            await runtime.policy.guard.failed(client.ip, username)
+        refusal = Refusal.DIRECT_LOGIN if backend else Refusal.BAD_CREDENTIALS
+        metrics.LOGINS.labels(protocol.value, "failed", refusal.value).inc()
+        log.warning("%s login as %r refused for %r from %s: %s", protocol.value, authzid, username, where,
+                    refusal.value)
+        return Decision(None, refusal)
+    account = await runtime.store.get_account(authzid)
+    if account is None:
+        return Decision(None, Refusal.BAD_CREDENTIALS)
+    if client is not None and origin is not None:
+        client.proxied(*origin)
+        where = f"{client.remote} via {client.via}"
+    refusal = authorize(account, protocol)
+    if refusal is not None:
+        return _refused(protocol, account.address, where, Decision(account, refusal))
+    if client is not None and not client.attach_user(account.address, limits):
+        return _refused(protocol, account.address, where, Decision(account, Refusal.USER_CONNECTION_LIMIT))
+    metrics.LOGINS.labels(protocol.value, "ok", "").inc()
+    log.info("%s proxied login for %s from %s", protocol.value, account.address, where)
+    return Decision(account)
 
 
 def _refused(protocol: Protocol, username: str, where: str, decision: Decision) -> Decision:

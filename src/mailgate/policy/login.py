@@ -34,6 +34,7 @@ class Refusal(str, enum.Enum):
     TLS_REQUIRED = "tls-required"
     THROTTLED = "throttled"  # too many failed logins from this IP or for this account
     USER_CONNECTION_LIMIT = "user-connection-limit"  # MaxConnectionsPerUser reached
+    DIRECT_LOGIN = "direct-login"  # a backend port reached without a frontend
 
 
 ANONYMOUS_NAMES = frozenset({"", "anonymous", "guest"})

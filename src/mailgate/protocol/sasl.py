@@ -15,8 +15,11 @@ from typing import Protocol
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    username: str
+    username: str  # the authentication identity (authcid)
     password: str = ""
+    # The identity to act as, when it differs from username (SASL PLAIN's
+    # authzid). Only a frontend's proxy login may use it: policy/gate.py.
+    authzid: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +49,9 @@ def _utf8(data: bytes) -> str | None:
 
 
 class PlainExchange:
-    """authzid NUL authcid NUL passwd; an authzid other than the authcid
-    (acting as another user) is refused."""
+    """authzid NUL authcid NUL passwd. An authzid other than the authcid
+    (acting as another user) is passed on; the login policy accepts it only
+    from a frontend's proxy credential on a backend listener."""
 
     __slots__ = ()
 
@@ -65,7 +69,7 @@ class PlainExchange:
         if authzid is None or authcid is None or password is None:
             return SaslFailure("Malformed PLAIN response.")
         if authzid and authzid.lower() != authcid.lower():
-            return SaslFailure("Proxy authorization is not supported.")
+            return Credentials(authcid, password, authzid)
         return Credentials(authcid, password)
 
 

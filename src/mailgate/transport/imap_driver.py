@@ -45,6 +45,7 @@ class ImapConnection:
         self.out = ImapOutput(conn)
         self.bad_commands = 0
         self.client: Client | None = None  # limits, logging, admin disconnects (policy)
+        self.frontend = False  # a client access server: proxy after login
         self._decompressor: zlib._Decompress | None = None  # type: ignore[name-defined]
 
     def _new_reader(self) -> CommandReader:
@@ -159,11 +160,26 @@ class ImapConnection:
             await special(cmd)
             return
         async for response in self.session.handle(cmd):
+            if self.frontend and isinstance(cmd, c.Login) and isinstance(response, r.Tagged):
+                await self._login_done(response)
+                continue
             await self.send(response)
             if isinstance(response, r.Tagged) and response.status == "BAD":
                 if not await self._count_bad():
                     raise _Closed
         self.reader.utf8 = self.utf8  # ENABLE UTF8=ACCEPT changes how names parse
+
+    async def _login_done(self, tagged: r.Tagged) -> None:
+        """A login's completion. On a frontend a successful one hands the
+        client to the mailbox's backend instead (issue: frontend/backend)."""
+        if not (self.frontend and tagged.status == "OK"):
+            await self.send(tagged)
+            return
+        from ..proxy.frontend import hand_over_imap
+
+        await self.out.flush()
+        if await hand_over_imap(self, tagged.tag):
+            raise _Closed  # the splice ran until one side closed
 
     # --- conversations ----------------------------------------------------------
     async def _starttls(self, cmd: c.StartTLS) -> None:
@@ -205,7 +221,8 @@ class ImapConnection:
                 return
             step = exchange.step(answer)
         if isinstance(step, Credentials):
-            await self.send(await self.session.login(cmd.tag, step.username, step.password, via_sasl=True))
+            await self._login_done(await self.session.login(cmd.tag, step.username, step.password,
+                                                            via_sasl=True, authzid=step.authzid))
         else:
             await self.send(r.Tagged(cmd.tag, "NO", step.text, r.AUTHENTICATIONFAILED))
 
@@ -276,9 +293,14 @@ _LIMIT_TEXT = {Limited.SERVER: "Too many connections; try again later.",
                Limited.IP: "Too many connections from your address; try again later."}
 
 
-async def run_imap(conn: Connection, runtime: Runtime) -> None:
+async def run_imap(conn: Connection, runtime: Runtime, *, mode: str = "client") -> None:
+    """mode: "client" (one node, no proxy hop), "frontend" (proxy after the
+    login policy passed) or "backend" (a ProxyTargetPort listener: proxied
+    logins only)."""
     imap = ImapConnection(conn, runtime)
+    imap.frontend = mode == "frontend"
     client = imap.client = imap.session.ctx.client = runtime.policy.open_connection("imap4", conn, imap.settings)
+    client.backend = mode == "backend"
     try:
         if client.refused is not None:
             await imap.send(r.Condition("BYE", _LIMIT_TEXT.get(client.refused, "Too many connections.")))

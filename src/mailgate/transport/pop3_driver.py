@@ -30,11 +30,15 @@ class _Closed(Exception):
     """The peer went away while we were writing."""
 
 
-async def run_pop3(conn: Connection, runtime: Runtime) -> None:
+async def run_pop3(conn: Connection, runtime: Runtime, *, mode: str = "client") -> None:
+    """mode: "client" (one node), "frontend" (proxy after the login policy
+    passed) or "backend" (a ProxyTargetPort listener: proxied logins only)."""
     session = Pop3Session(runtime, tls_active=conn.tls_active, can_start_tls=conn.can_start_tls)
+    session.frontend = mode == "frontend"
     reader = Pop3Reader(runtime.pop.max_command_size)
     # Limits, protocol log, metrics, admin disconnects: policy/state.py.
     client = session.client = runtime.policy.open_connection("pop3", conn, runtime.pop)
+    client.backend = mode == "backend"
     stop = asyncio.ensure_future(runtime.shutting_down.wait())
     kicked = asyncio.ensure_future(client.kicked.wait())  # `mailbox set --disconnect`
     out = bytearray()
@@ -60,6 +64,13 @@ async def run_pop3(conn: Connection, runtime: Runtime) -> None:
                 outcome = await session.handle(event)
                 COMMAND_SECONDS.labels("pop3", type(event).__name__.upper()).observe(time.perf_counter() - started)
                 await _write_outcome(conn, out, outcome)
+                if outcome.after is After.HAND_OVER:
+                    from ..proxy.frontend import hand_over_pop3
+
+                    await _flush(conn, out)
+                    if await hand_over_pop3(conn, runtime, session, reader, client):
+                        return
+                    continue
                 if outcome.after is After.CLOSE:
                     await _flush(conn, out)
                     return

@@ -90,6 +90,16 @@ class CommandReader:
     def feed(self, data: bytes) -> None:
         self._buf += data
 
+    def take_buffered(self) -> bytes:
+        """Bytes fed but not yet read as a command (a client that pipelined
+        after LOGIN): a proxying frontend passes them on to the backend."""
+        if self.in_command:
+            raise ReaderMisuse("take_buffered() called in the middle of a command")
+        data = bytes(self._buf)
+        self._buf.clear()
+        self._scan = 0
+        return data
+
     @property
     def in_command(self) -> bool:
         """True while a command is partly read (e.g. waiting for a literal)."""

@@ -22,6 +22,7 @@ from .commands import (
     Top,
     Uidl,
     User,
+    Xclient,
 )
 from .parser import LINE_TOO_LONG, NEED_DATA, Pop3Reader, parse_all, parse_command, parse_sasl_line
 from .responses import After, Challenge, Code, Err, Lines, Ok, Outcome, Response, Stream
@@ -34,6 +35,6 @@ __all__ = [
     "Err", "Event", "Invalid", "KEYWORDS", "LINE_TOO_LONG", "Lines", "List", "NEED_DATA",
     "Noop", "Ok", "Outcome", "Pass", "Pop3Reader", "Quit", "Response", "Retr", "Rset",
     "SaslCancel", "SaslResponse", "Stat", "State", "Stls", "Stream", "Top", "TopFilter",
-    "Uidl", "User", "allowed", "capabilities", "encode", "encode_stream", "parse_all",
+    "Uidl", "User", "Xclient", "allowed", "capabilities", "encode", "encode_stream", "parse_all",
     "parse_command", "parse_sasl_line", "unstuff",
 ]

@@ -84,7 +84,16 @@ class Quit:
     pass
 
 
-Command = User | Pass | Auth | Capa | Stls | Stat | List | Uidl | Top | Retr | Dele | Rset | Noop | Quit
+@dataclass(frozen=True, slots=True)
+class Xclient:
+    """XCLIENT ADDR=ip PORT=n (Dovecot's convention): a frontend names the
+    real client before its proxy login. Only backends accept it."""
+
+    addr: str
+    port: int | None = None
+
+
+Command = User | Pass | Auth | Capa | Stls | Stat | List | Uidl | Top | Retr | Dele | Rset | Noop | Quit | Xclient
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,4 +134,5 @@ KEYWORDS: dict[type, str] = {
     Rset: "RSET",
     Noop: "NOOP",
     Quit: "QUIT",
+    Xclient: "XCLIENT",
 }

@@ -9,6 +9,8 @@ split gives the same events.
 
 from __future__ import annotations
 
+import ipaddress
+
 import binascii
 from collections.abc import Callable
 from typing import Final
@@ -22,6 +24,7 @@ from .commands import (
     Invalid,
     List,
     Noop,
+    Xclient,
     Pass,
     Quit,
     Retr,
@@ -127,6 +130,23 @@ def _parse_auth(keyword: str, args: list[str]) -> Command | Invalid:
     return Auth(mechanism, initial)
 
 
+def _parse_xclient(keyword: str, args: list[str]) -> Command | Invalid:
+    fields: dict[str, str] = {}
+    for arg in args:
+        name, eq, value = arg.partition("=")
+        if not eq:
+            return Invalid("Usage: XCLIENT ADDR=address [PORT=port]", keyword)
+        fields[name.upper()] = value
+    try:
+        addr = str(ipaddress.ip_address(fields.get("ADDR", "")))
+    except ValueError:
+        return Invalid("XCLIENT needs ADDR=<an IP address>.", keyword)
+    port = fields.get("PORT")
+    if port is not None and (not port.isdigit() or not 0 < int(port) < 65536):
+        return Invalid("XCLIENT PORT must be 1-65535.", keyword)
+    return Xclient(addr, int(port) if port is not None else None)
+
+
 _PARSERS: Final[dict[str, Callable[[str, list[str]], Command | Invalid]]] = {
     "USER": _parse_user,
     "AUTH": _parse_auth,
@@ -141,6 +161,7 @@ _PARSERS: Final[dict[str, Callable[[str, list[str]], Command | Invalid]]] = {
     "RSET": _no_args(Rset),
     "NOOP": _no_args(Noop),
     "QUIT": _no_args(Quit),
+    "XCLIENT": _parse_xclient,
 }
 
 
@@ -152,7 +173,7 @@ def parse_command(line: bytes) -> Command | Invalid:
         return Invalid("Command is not valid UTF-8.")
     keyword, _, rest = text.partition(" ")
     keyword = keyword.upper()
-    if not keyword.isascii() or not keyword.isalpha() or len(keyword) > 4:
+    if not keyword.isascii() or not keyword.isalpha() or (len(keyword) > 4 and keyword not in _PARSERS):
         return Invalid("Unknown command.")
     if keyword == "PASS":
         # RFC 1939: the password is the rest of the line and may hold spaces.
@@ -226,6 +247,13 @@ class Pop3Reader:
     @property
     def buffered(self) -> int:
         return len(self._buffer)
+
+    def take_buffered(self) -> bytes:
+        """Unread bytes (commands pipelined after the login): a proxying
+        frontend passes them on to the backend."""
+        data = b"" if self._discarding else bytes(self._buffer)
+        self.clear()
+        return data
 
     def next_event(self) -> Event | _NeedData:
         while True:

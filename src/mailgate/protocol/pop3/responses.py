@@ -63,6 +63,7 @@ class After(enum.Enum):
     CONTINUE = "continue"
     START_TLS = "start-tls"  # STLS accepted: handshake, then discard buffered input
     CLOSE = "close"  # QUIT, too many bad commands, shutdown
+    HAND_OVER = "hand-over"  # a frontend's login passed: proxy to the backend
 
 
 @dataclass(frozen=True, slots=True)

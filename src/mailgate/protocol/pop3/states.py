@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from typing import Final
 
-from .commands import Auth, Capa, Dele, List, Noop, Pass, Quit, Retr, Rset, Stat, Stls, Top, Uidl, User
+from .commands import Auth, Capa, Dele, List, Noop, Pass, Quit, Retr, Rset, Stat, Stls, Top, Uidl, User, Xclient
 
 
 class State(enum.Enum):
@@ -16,7 +16,7 @@ class State(enum.Enum):
 
 
 ALLOWED: Final[dict[State, frozenset[type]]] = {
-    State.AUTHORIZATION: frozenset({User, Pass, Auth, Capa, Stls, Quit}),
+    State.AUTHORIZATION: frozenset({User, Pass, Auth, Capa, Stls, Quit, Xclient}),
     State.TRANSACTION: frozenset({Stat, List, Uidl, Top, Retr, Dele, Rset, Noop, Capa, Quit}),
     State.UPDATE: frozenset(),
 }

@@ -22,6 +22,7 @@ _REFUSAL_REPLIES: dict[Refusal, tuple[r.Code, str]] = {
     Refusal.PROTOCOL_DISABLED: (r.CONTACTADMIN, "IMAP4 is disabled for this mailbox; contact your administrator."),
     Refusal.THROTTLED: (r.UNAVAILABLE, "Too many failed logins; try again later."),
     Refusal.USER_CONNECTION_LIMIT: (r.UNAVAILABLE, "Too many connections for this mailbox; try again later."),
+    Refusal.DIRECT_LOGIN: (r.AUTHENTICATIONFAILED, "This is a mailbox server: connect to a client access server."),
 }
 
 
@@ -36,14 +37,26 @@ def start_sasl(mechanism: str) -> SaslExchange | None:
     return factory() if factory is not None else None
 
 
+def _origin(ctx: SessionContext) -> tuple[str, int | None] | None:
+    """The real client a frontend named in its ID command (Dovecot's
+    x-originating-ip convention); trusted only with the proxy credential."""
+    params = dict(ctx.client_id or ())
+    ip = params.get("x-originating-ip")
+    if not ip:
+        return None
+    port = params.get("x-originating-port")
+    return ip, int(port) if port and port.isdigit() else None
+
+
 async def log_in(ctx: SessionContext, tag: str, username: str, password: str, *,
-                 via_sasl: bool = False) -> r.Tagged:
+                 via_sasl: bool = False, authzid: str = "") -> r.Tagged:
     """Checks the credentials and the policy; on success ctx.account is set."""
     refused = plaintext_refusal(ctx, tag, via_sasl)
     if refused is not None:
         return refused
     # Throttling, policy, per-user limit and their logging: policy/gate.py.
-    decision = await check_login(ctx.runtime, Protocol.IMAP4, username, password, ctx.client, ctx.runtime.imap)
+    decision = await check_login(ctx.runtime, Protocol.IMAP4, username, password, ctx.client, ctx.runtime.imap,
+                                 authzid=authzid, origin=_origin(ctx))
     if not decision.ok:
         assert decision.refusal is not None
         code, text = _REFUSAL_REPLIES.get(decision.refusal, (r.AUTHENTICATIONFAILED, "Authentication failed."))

@@ -69,8 +69,9 @@ class ImapSession:
             self.logged_out = True
             leave_folder(self.ctx)
 
-    async def login(self, tag: str, username: str, password: str, *, via_sasl: bool) -> r.Tagged:
-        return await log_in(self.ctx, tag, username, password, via_sasl=via_sasl)
+    async def login(self, tag: str, username: str, password: str, *, via_sasl: bool,
+                    authzid: str = "") -> r.Tagged:
+        return await log_in(self.ctx, tag, username, password, via_sasl=via_sasl, authzid=authzid)
 
 
 async def _capability(ctx: SessionContext, cmd: c.Capability) -> AsyncIterator[r.Response]:
