@@ -27,6 +27,7 @@ from ..protocol.pop3 import (
     Lines,
     List,
     Noop,
+    Xclient,
     Ok,
     Outcome,
     Pass,
@@ -91,6 +92,11 @@ class Pop3Session:
         # The tracked connection (policy.connections.Client), set by the driver:
         # throttling by client IP and the per-user limit. None in unit tests.
         self.client: Any = None
+        # A frontend checks the login here, then hands the client over to the
+        # mailbox's backend instead of opening the maildrop (proxy/frontend.py).
+        self.frontend = False
+        self.proxied_account: Any = None
+        self._origin: tuple[str, int | None] | None = None  # XCLIENT, on backends
 
     # --- what the driver asks --------------------------------------------------
     @property
@@ -224,14 +230,14 @@ class Pop3Session:
             self._sasl = exchange
             return Outcome.of(Challenge(step.data))
         if isinstance(step, Credentials):
-            return await self._login(step.username, step.password)
+            return await self._login(step.username, step.password, step.authzid)
         return Outcome.of(Err(step.text, Code.AUTH))
 
-    async def _login(self, username: str, password: str) -> Outcome:
+    async def _login(self, username: str, password: str, authzid: str = "") -> Outcome:
         store = self.runtime.store
         try:
             decision = await check_login(self.runtime, Protocol.POP3, username, password, self.client,
-                                         self.settings)
+                                         self.settings, authzid=authzid, origin=self._origin)
         except StorageError:
             return Outcome.of(Err("Temporary failure; try again later.", Code.SYS_TEMP))
         if decision.refusal in (Refusal.ROLE, Refusal.PROTOCOL_DISABLED):
@@ -246,6 +252,9 @@ class Pop3Session:
             ends = self.bad_commands >= self.settings.max_bad_commands
             return Outcome.of(Err(AUTH_FAILED, Code.AUTH), after=After.CLOSE if ends else After.CONTINUE)
         account = decision.account
+        if self.frontend:
+            self.proxied_account = account
+            return Outcome((), after=After.HAND_OVER)
         if not self._locks.acquire(store, account.id):
             return Outcome.of(Err("The maildrop is in use by another POP3 session.", Code.IN_USE))
         descending = self.settings.message_retrieval_sort_order.lower() == "descending"
@@ -330,6 +339,14 @@ class Pop3Session:
         count, size = drop.totals()
         return Outcome.of(Ok(f"Maildrop has {count} messages ({size} octets)."))
 
+    async def _xclient(self, command: Xclient) -> Outcome:
+        """Only a backend listener takes XCLIENT; it is trusted only together
+        with the frontend's proxy credential (policy/gate.py)."""
+        if self.client is None or not getattr(self.client, "backend", False):
+            return self._bad(Err("Unknown command."))
+        self._origin = (command.addr, command.port)
+        return Outcome.of(Ok("Client address noted."))
+
     async def _noop(self, _command: Noop) -> Outcome:
         return Outcome.of(Ok())
 
@@ -388,4 +405,5 @@ _HANDLERS: dict[type, _Handler] = {
     Rset: Pop3Session._rset,
     Noop: Pop3Session._noop,
     Quit: Pop3Session._quit,
+    Xclient: Pop3Session._xclient,
 }
