@@ -82,6 +82,8 @@ class Client:
     def proxied(self, origin_ip: str, origin_port: int | None) -> None:
         """A frontend vouched for the real client: log and limit by it."""
         self.via = self.remote
+        if self.tracker is not None:
+            self.tracker.move_ip(self, origin_ip)
         self.ip = origin_ip
         self.remote = f"[{origin_ip}]:{origin_port}" if ":" in origin_ip else f"{origin_ip}:{origin_port}"
         if self.wire is not None:
@@ -139,6 +141,12 @@ class ConnectionTracker:
         self._per_user[key] += 1
         client.address = address.lower()
         return True
+
+    def move_ip(self, client: Client, new_ip: str) -> None:
+        """Count a proxied connection under its real client's address."""
+        if client in self._clients.get(client.protocol, set()):
+            _decrement(self._per_ip, (client.protocol, client.ip))
+            self._per_ip[(client.protocol, new_ip)] += 1
 
     def release(self, client: Client) -> None:
         clients = self._clients.get(client.protocol, set())
