@@ -349,6 +349,15 @@ class FetchResponse:
     items: tuple[FetchData, ...]
 
 
+@_frozen
+class FlagFetchBatch:
+    """Many "* n FETCH (UID u FLAGS (...) MODSEQ (m))" answers at once, for a
+    FETCH of only UID/FLAGS/MODSEQ (a client's flag resync of a big folder).
+    Each row is (seq, uid or None, flags or None, modseq or None)."""
+
+    rows: tuple[tuple[int, int | None, tuple[str, ...] | None, int | None], ...]
+
+
 Response = (Tagged | Condition | Continuation | Capabilities | Exists | Recent | Expunged | Vanished
             | Flags | Enabled | IdData | SearchResult | ESearch | SortResult | ThreadResult | ListItem
-            | StatusData | NamespaceData | Quota | QuotaRoot | FetchResponse)
+            | StatusData | NamespaceData | Quota | QuotaRoot | FetchResponse | FlagFetchBatch)

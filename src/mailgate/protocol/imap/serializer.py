@@ -11,6 +11,7 @@ bytes piece.  ``to_bytes()`` inlines streams, for tests and small replies.
 from __future__ import annotations
 
 import base64
+import functools
 import datetime as _dt
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -245,18 +246,32 @@ def _quotaroot(resp: r.QuotaRoot, ctx: _Ctx) -> list[Piece]:
 
 # -- FETCH -------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=4096)
+def _flag_list(flags: tuple[str, ...]) -> bytes:
+    """FETCH FLAGS values repeat endlessly (a folder has few distinct flag
+    sets): encode each once. Hot path of `FETCH 1:* (FLAGS)`."""
+    return b"FLAGS " + _plist(flags)
+
+
+@functools.lru_cache(maxsize=256)
+def _item_name(name: str) -> bytes:
+    return _atom(name) + b" "
+
+
 def _fetch_item(item: r.FetchData, out: list[Piece]) -> None:
-    if isinstance(item, r.FetchFlags):
-        out.append(b"FLAGS " + _plist(item.flags))
-    elif isinstance(item, r.FetchNumber):
-        out.append(b"%s %d" % (_atom(item.name), item.value))
-    elif isinstance(item, r.FetchModSeq):
-        out.append(b"MODSEQ (%d)" % item.modseq)
-    elif isinstance(item, r.FetchInternalDate):
-        out.append(b"INTERNALDATE " + format_date_time(item.date_time))
-    elif isinstance(item, r.FetchRaw):
-        out.append(_atom(item.name) + b" " + item.value)
-    elif isinstance(item, r.FetchSection):
+    kind = type(item)
+    if kind is r.FetchFlags:
+        out.append(_flag_list(item.flags))  # type: ignore[union-attr]
+    elif kind is r.FetchNumber:
+        out.append(_item_name(item.name) + b"%d" % item.value)  # type: ignore[union-attr]
+    elif kind is r.FetchModSeq:
+        out.append(b"MODSEQ (%d)" % item.modseq)  # type: ignore[union-attr]
+    elif kind is r.FetchInternalDate:
+        out.append(b"INTERNALDATE " + format_date_time(item.date_time))  # type: ignore[union-attr]
+    elif kind is r.FetchRaw:
+        out.append(_item_name(item.name) + item.value)  # type: ignore[union-attr]
+    elif kind is r.FetchSection:
+        assert isinstance(item, r.FetchSection)
         name = _text(item.name) + b" "
         data = item.data
         if data is None:
@@ -273,13 +288,35 @@ def _fetch_item(item: r.FetchData, out: list[Piece]) -> None:
 
 
 def _fetch(resp: r.FetchResponse, ctx: _Ctx) -> list[Piece]:
-    out: list[Piece] = [b"* %d FETCH (" % resp.seq]
-    for i, item in enumerate(resp.items):
-        if i:
+    items: list[Piece] = []
+    for item in resp.items:
+        _fetch_item(item, items)
+    head = b"* %d FETCH (" % resp.seq
+    if not any(isinstance(piece, LiteralStream) for piece in items):
+        return [head + b" ".join(items) + b")\r\n"]  # type: ignore[arg-type]
+    out: list[Piece] = [head]
+    for i, piece in enumerate(items):
+        # A stream follows its own "{n}\r\n" marker directly; every other
+        # item is separated from the one before by a space.
+        if i and not isinstance(piece, LiteralStream):
             out.append(b" ")
-        _fetch_item(item, out)
+        out.append(piece)
     out.append(b")\r\n")
     return out
+
+
+def _flag_batch(resp: r.FlagFetchBatch, ctx: _Ctx) -> list[Piece]:
+    out = bytearray()
+    for seq, uid, flags, modseq in resp.rows:
+        parts = []
+        if uid is not None:
+            parts.append(b"UID %d" % uid)
+        if flags is not None:
+            parts.append(_flag_list(flags))
+        if modseq is not None:
+            parts.append(b"MODSEQ (%d)" % modseq)
+        out += b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts))
+    return [bytes(out)]
 
 
 _ENCODERS: dict[type, Callable[[Any, _Ctx], list[Piece]]] = {
@@ -304,6 +341,7 @@ _ENCODERS: dict[type, Callable[[Any, _Ctx], list[Piece]]] = {
     r.Quota: _quota,
     r.QuotaRoot: _quotaroot,
     r.FetchResponse: _fetch,
+    r.FlagFetchBatch: _flag_batch,
 }
 
 

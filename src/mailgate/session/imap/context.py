@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...protocol.imap.responses import Response
+from ...directory.stores import check_not_moving
 from ...runtime import Runtime
 from ...storage.models import Account
 from .selected import SelectedFolder
@@ -40,6 +41,9 @@ class SessionContext:
     # Set when the selected folder changes in the store (wakes IDLE).
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     watch_callback: Callable[[], None] | None = None
+    # The mailbox's database (store, blobs), bound after login: folders and
+    # messages live there, accounts and settings in runtime.store.
+    mailbox: tuple[Any, Any] | None = None
 
     @property
     def utf8(self) -> bool:
@@ -59,11 +63,24 @@ class SessionContext:
 
     @property
     def store(self):
-        return self.runtime.store
+        return self.mailbox[0] if self.mailbox is not None else self.runtime.store
 
     @property
     def blobs(self):
-        return self.runtime.blobs
+        return self.mailbox[1] if self.mailbox is not None else self.runtime.blobs
+
+    async def bind_mailbox(self) -> None:
+        """Open the logged-in account's mailbox database. Raises StorageError
+        (MailboxInTransit while the mailbox is being moved)."""
+        assert self.account is not None
+        await check_not_moving(self.runtime.directory, self.account)
+        self.mailbox = await self.runtime.mailbox_store(self.account)
+
+    @property
+    def serves_mail(self) -> bool:
+        """Whether this connection reads mail here after login: one-process
+        mode and backend listeners do; a frontend hands the client over."""
+        return "all" in self.runtime.roles or bool(getattr(self.client, "backend", False))
 
 
 Handler = Callable[[SessionContext, object], AsyncIterator[Response]]

@@ -24,6 +24,7 @@ changes as a side effect).
 from __future__ import annotations
 
 import io
+from bisect import bisect_left
 import mmap
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from .updates import flags_of
 __all__ = ["FetchOutcome", "fetch_responses", "MarkSeen", "BATCH", "STREAM_THRESHOLD"]
 
 BATCH = 500  # UIDs per store.get_messages call
+FLAG_BATCH = 2000  # UID/FLAGS/MODSEQ-only answers per FlagFetchBatch
 STREAM_THRESHOLD = 64 * 1024  # sections larger than this go out as a LiteralStream
 SEEN = "\\Seen"
 
@@ -342,6 +344,24 @@ def _build(ctx: SessionContext, view: SelectedFolder, plan: _Plan, uid: int, seq
     return r.FetchResponse(seq, tuple(out))
 
 
+def _flag_batch(ctx: SessionContext, view: SelectedFolder, plan: _Plan, uids: Sequence[int]) -> r.FlagFetchBatch:
+    rows = []
+    meta_of, gone = view.meta, view.gone
+    position = bisect_left(view.uids, uids[0]) if uids else 0
+    numbers = view.uids
+    for uid in uids:
+        meta = meta_of.get(uid)
+        if meta is None or uid in gone:
+            continue
+        # uids ascend, so the sequence number is found by walking forward.
+        while numbers[position] != uid:
+            position += 1
+        rows.append((position + 1, uid if plan.want_uid else None,
+                     flags_of(ctx, meta) if plan.want_flags else None,
+                     meta.modseq if plan.want_modseq else None))
+    return r.FlagFetchBatch(tuple(rows))
+
+
 async def _default_mark_seen(ctx: SessionContext, view: SelectedFolder, uids: list[int]) -> None:
     result = await ctx.store.store_flags(view.folder.id, uids, (SEEN,), FlagMode.ADD)
     for meta in result.changed:
@@ -350,7 +370,7 @@ async def _default_mark_seen(ctx: SessionContext, view: SelectedFolder, uids: li
 
 async def fetch_responses(ctx: SessionContext, cmd: Fetch, *, outcome: FetchOutcome | None = None,
                           mark_seen: MarkSeen | None = None,
-                          batch: int = BATCH) -> AsyncIterator[r.FetchResponse]:
+                          batch: int = BATCH) -> AsyncIterator[r.FetchResponse | r.FlagFetchBatch]:
     """The untagged FETCH responses of ``cmd`` over the selected view.
 
     Numbers that do not exist are left out (numbers.resolve_uids, the same
@@ -375,6 +395,12 @@ async def fetch_responses(ctx: SessionContext, cmd: Fetch, *, outcome: FetchOutc
         since = cmd.changedsince
         uids = [u for u in uids if u in view.meta and view.meta[u].modseq > since]
     uids = view.live_uids(list(uids))
+    if not plan.items and not plan.needs_record:
+        # Only UID/FLAGS/MODSEQ: all from the view, answered in batches
+        # (a client resyncing the flags of a 100,000-message folder).
+        for chunk in batched(uids, FLAG_BATCH):
+            yield _flag_batch(ctx, view, plan, chunk)
+        return
     may_set_seen = plan.sets_seen and not view.readonly
     for chunk in batched(uids, batch):
         records: dict[int, Message] = {}

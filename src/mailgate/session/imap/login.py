@@ -10,6 +10,7 @@ from ...policy.gate import check_login
 from ...policy.login import Protocol, Refusal, credentials_allowed
 from ...protocol.imap import responses as r
 from ...protocol.sasl import MECHANISMS, SaslExchange
+from ...storage.errors import StorageError
 from .capabilities import for_context
 from .context import SessionContext
 
@@ -62,4 +63,11 @@ async def log_in(ctx: SessionContext, tag: str, username: str, password: str, *,
         code, text = _REFUSAL_REPLIES.get(decision.refusal, (r.AUTHENTICATIONFAILED, "Authentication failed."))
         return r.Tagged(tag, "NO", text, code)
     ctx.account = decision.account
+    if ctx.serves_mail:  # a frontend never opens mailbox data
+        try:
+            await ctx.bind_mailbox()
+        except StorageError as exc:  # moving between databases, or unreachable
+            log.info("IMAP4 login of %s deferred: %s", ctx.account.address if ctx.account else "?", exc)
+            ctx.account = None
+            return r.Tagged(tag, "NO", "The mailbox is temporarily unavailable; try again shortly.", r.UNAVAILABLE)
     return r.Tagged(tag, "OK", "Logged in.", r.capability_code(for_context(ctx)))

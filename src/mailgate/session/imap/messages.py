@@ -56,7 +56,7 @@ async def handle_store(ctx: SessionContext, cmd: c.Store) -> AsyncIterator[r.Res
 async def _current_account(ctx: SessionContext):
     """The account as stored now: a quota changed by the admin applies at once."""
     assert ctx.account is not None
-    return await ctx.store.get_account_by_id(ctx.account.id) or ctx.account
+    return await ctx.runtime.directory.get_account_by_id(ctx.account.id) or ctx.account
 
 
 async def _destination(ctx: SessionContext, name: str):

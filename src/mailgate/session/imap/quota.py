@@ -26,7 +26,7 @@ QUOTA_ROOT = ""
 
 async def _quota(ctx: SessionContext) -> r.Quota | None:
     assert ctx.account is not None
-    account = await ctx.store.get_account_by_id(ctx.account.id) or ctx.account
+    account = await ctx.runtime.directory.get_account_by_id(ctx.account.id) or ctx.account
     if account.quota_bytes is None:
         return None
     used = await ctx.store.account_usage(account.id)

@@ -29,7 +29,7 @@ from ...protocol.imap.search_keys import And, ModSeq, Not, Or, SearchKey
 from ...protocol.imap.sequence import SequenceSet
 from .context import SessionContext
 from .msgset import ReadCommandError, batched
-from .search_eval import BLOB, META, Candidate, compile_key, cost, evaluate, meta_eval
+from .search_eval import BLOB, META, Candidate, _Flag, compile_key, cost, evaluate, meta_eval
 
 __all__ = ["search_uids", "search_response", "uses_modseq", "numbers_for", "BATCH"]
 
@@ -67,6 +67,9 @@ async def search_uids(ctx: SessionContext, key: SearchKey | None, *, uid_mode: b
     if uses_modseq(key):
         ctx.condstore_used = True  # RFC 7162 3.1: SEARCH MODSEQ enables CONDSTORE
     compiled = compile_key(key, view)
+    quick = _system_flag_search(compiled, view)
+    if quick is not None:
+        return quick
     matched: list[int] = []
     undecided: list[Candidate] = []
     recent = view.recent
@@ -100,6 +103,21 @@ async def search_uids(ctx: SessionContext, key: SearchKey | None, *, uid_mode: b
         matched.extend(hits)
     matched.sort()
     return matched
+
+
+def _system_flag_search(compiled: object, view) -> list[int] | None:  # noqa: ANN001
+    """SEARCH UNSEEN / DELETED / FLAGGED...: one pass over the view, no
+    per-message objects. System flags are stored in one spelling, so an
+    exact membership test is the whole check."""
+    if not isinstance(compiled, _Flag) or not compiled.flag.startswith("\\") or compiled.low == "\\recent":
+        return None
+    present, meta, gone = compiled.present, view.meta, view.gone
+    spelled = {"\\seen": "\\Seen", "\\answered": "\\Answered", "\\flagged": "\\Flagged",
+               "\\deleted": "\\Deleted", "\\draft": "\\Draft"}.get(compiled.low)
+    if spelled is None:
+        return None
+    return [u for u in view.uids
+            if u not in gone and (m := meta.get(u)) is not None and (spelled in m.flags) is present]
 
 
 def _eval_batch(compiled: object, chunk: Sequence[Candidate], blobs: object) -> list[int]:

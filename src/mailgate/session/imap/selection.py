@@ -19,7 +19,7 @@ SEEN = "\\Seen"
 
 def leave_folder(ctx: SessionContext) -> None:
     if ctx.selected is not None and ctx.watch_callback is not None:
-        ctx.runtime.changes.unwatch(ctx.selected.folder.id, ctx.watch_callback)
+        ctx.runtime.changes_for(ctx.store).unwatch(ctx.selected.folder.id, ctx.watch_callback)
     ctx.selected = None
     ctx.watch_callback = None
 
@@ -31,7 +31,7 @@ def _enter_folder(ctx: SessionContext, view: SelectedFolder) -> None:
 
     ctx.selected = view
     ctx.watch_callback = on_change
-    ctx.runtime.changes.watch(view.folder.id, on_change)
+    ctx.runtime.changes_for(ctx.store).watch(view.folder.id, on_change)  # the mailbox's database
 
 
 async def handle_select(ctx: SessionContext, cmd: c.Select) -> AsyncIterator[r.Response]:

@@ -15,6 +15,7 @@ from ...protocol.imap import commands as c
 from ...protocol.imap import responses as r
 from ...protocol.imap.states import State, allowed
 from ...runtime import Runtime
+from ...storage.errors import StorageError
 from .capabilities import for_context
 from .context import SessionContext
 from .login import log_in
@@ -63,6 +64,12 @@ class ImapSession:
         if handler is None:
             yield r.Tagged(cmd.tag, "BAD", f"{cmd.name} is not supported here.")
             return
+        if self.ctx.account is not None and self.ctx.mailbox is None and not isinstance(cmd, c.Logout):
+            try:  # logged in without a bound mailbox database (set directly, as tests do)
+                await self.ctx.bind_mailbox()
+            except StorageError:
+                yield r.Tagged(cmd.tag, "NO", "The mailbox is temporarily unavailable.", r.UNAVAILABLE)
+                return
         async for response in handler(self.ctx, cmd):
             yield response
         if isinstance(cmd, c.Logout):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from ...protocol.imap import responses as r
 from ...protocol.imap.sequence import SequenceSet
 from ...storage.models import MessageMeta
@@ -10,13 +12,18 @@ from .context import SessionContext
 RECENT = "\\Recent"
 
 
+@functools.lru_cache(maxsize=4096)
+def _sorted_flags(flags: frozenset[str]) -> tuple[str, ...]:
+    return tuple(sorted(flags))  # few distinct sets per folder: sort each once
+
+
 def flags_of(ctx: SessionContext, meta: MessageMeta) -> tuple[str, ...]:
     """A message's flags as this session shows them (\\Recent only for
     IMAP4rev1 sessions that saw the message first)."""
     view = ctx.selected
-    if view is not None and not ctx.rev2 and meta.uid in view.recent:
-        return (*sorted(meta.flags), RECENT)
-    return tuple(sorted(meta.flags))
+    if view is not None and view.recent and not ctx.rev2 and meta.uid in view.recent:
+        return (*_sorted_flags(meta.flags), RECENT)
+    return _sorted_flags(meta.flags)
 
 
 def flag_fetch(ctx: SessionContext, seq: int, meta: MessageMeta, *, uid: bool = False) -> r.FetchResponse:
