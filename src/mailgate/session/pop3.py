@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from ..directory.stores import check_not_moving
 from ..policy.gate import check_login
 from ..policy.login import Protocol, Refusal, credentials_allowed
 from ..protocol.pop3 import (
@@ -97,6 +98,8 @@ class Pop3Session:
         self.frontend = False
         self.proxied_account: Any = None
         self._origin: tuple[str, int | None] | None = None  # XCLIENT, on backends
+        # The mailbox's database (store, blobs), bound at login (directory/stores.py).
+        self._mailbox: tuple[Any, BlobStore] | None = None
 
     # --- what the driver asks --------------------------------------------------
     @property
@@ -233,8 +236,16 @@ class Pop3Session:
             return await self._login(step.username, step.password, step.authzid)
         return Outcome.of(Err(step.text, Code.AUTH))
 
+    @property
+    def store(self) -> Any:
+        """Where the maildrop lives: the mailbox's database once logged in."""
+        return self._mailbox[0] if self._mailbox is not None else self.runtime.store
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self._mailbox[1] if self._mailbox is not None else self.runtime.blobs
+
     async def _login(self, username: str, password: str, authzid: str = "") -> Outcome:
-        store = self.runtime.store
         try:
             decision = await check_login(self.runtime, Protocol.POP3, username, password, self.client,
                                          self.settings, authzid=authzid, origin=self._origin)
@@ -255,6 +266,12 @@ class Pop3Session:
         if self.frontend:
             self.proxied_account = account
             return Outcome((), after=After.HAND_OVER)
+        try:  # the mailbox's database; refused for the time of a move
+            await check_not_moving(self.runtime.directory, account)
+            self._mailbox = await self.runtime.mailbox_store(account)
+        except StorageError:
+            return Outcome.of(Err("The mailbox is temporarily unavailable; try again later.", Code.SYS_TEMP))
+        store = self.store
         if not self._locks.acquire(store, account.id):
             return Outcome.of(Err("The maildrop is in use by another POP3 session.", Code.IN_USE))
         descending = self.settings.message_retrieval_sort_order.lower() == "descending"
@@ -270,7 +287,7 @@ class Pop3Session:
 
     def _release(self) -> None:
         if self._account_id is not None:
-            self._locks.release(self.runtime.store, self._account_id)
+            self._locks.release(self.store, self._account_id)
             self._account_id = None
 
     # --- TRANSACTION -------------------------------------------------------------
@@ -316,13 +333,13 @@ class Pop3Session:
         if entry is None:
             return Outcome.of(_number_error(drop, number))
         try:
-            readable = self.runtime.blobs.exists(entry.blob_id)
+            readable = self.blobs.exists(entry.blob_id)
         except StorageError:
             readable = False
         if not readable:
             return Outcome.of(Err("The message cannot be read now.", Code.SYS_TEMP))
         top = None if top_lines is None else TopFilter(top_lines)
-        body = _blob_chunks(self.runtime.blobs, entry, top)
+        body = _blob_chunks(self.blobs, entry, top)
         text = f"{entry.size} octets" if top_lines is None else "Top of message follows."
         return Outcome.of(Stream(Ok(text), body))
 
@@ -360,11 +377,14 @@ class Pop3Session:
         uids = drop.deleted_uids()
         if uids and drop.folder_id is not None:
             try:
-                await self.runtime.store.expunge(drop.folder_id, uids)
+                await self.store.expunge(drop.folder_id, uids)
             except StorageError:
                 reply = Err("Some deleted messages were not removed.", Code.SYS_TEMP)
         self._release()
         return Outcome.of(reply, after=After.CLOSE)
+
+
+INLINE_READ_MAX = 128 * 1024
 
 
 async def _blob_chunks(blobs: BlobStore, entry: Entry, top: TopFilter | None) -> AsyncIterator[bytes]:
@@ -373,9 +393,13 @@ async def _blob_chunks(blobs: BlobStore, entry: Entry, top: TopFilter | None) ->
     early (aclose)."""
     remaining = entry.size
     handle = blobs.open(entry.blob_id)
+    # Most mail is small and in the page cache: a thread hop would cost more
+    # than the read. Large messages are read on a worker thread.
+    inline = entry.size <= INLINE_READ_MAX
     try:
         while remaining > 0:
-            chunk = await asyncio.to_thread(handle.read, min(READ_CHUNK, remaining))
+            want = min(READ_CHUNK, remaining)
+            chunk = handle.read(want) if inline else await asyncio.to_thread(handle.read, want)
             if not chunk:
                 raise StorageError(f"blob {entry.blob_id} is shorter than its size")
             remaining -= len(chunk)

@@ -47,6 +47,7 @@ def _storage_io(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 class BlobStore:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        self._prefix = str(self.root) + os.sep  # plain strings: path() is on FETCH's hot path
         self._tmp = self.root / "tmp"
         _storage_io(self._tmp.mkdir, parents=True, exist_ok=True)
 
@@ -56,11 +57,16 @@ class BlobStore:
         # from an unchecked string could point anywhere.
         if not _BLOB_ID.fullmatch(blob_id):
             raise BlobMissing(f"malformed blob id {blob_id!r}")
-        return self.root / blob_id[:2] / blob_id[2:4] / blob_id
+        return Path(self._name(blob_id))
+
+    def _name(self, blob_id: str) -> str:
+        return f"{self._prefix}{blob_id[:2]}{os.sep}{blob_id[2:4]}{os.sep}{blob_id}"
 
     def open(self, blob_id: str) -> BinaryIO:
+        if not _BLOB_ID.fullmatch(blob_id):
+            raise BlobMissing(f"malformed blob id {blob_id!r}")
         try:
-            return open(self.path(blob_id), "rb")
+            return open(self._name(blob_id), "rb")
         except FileNotFoundError:
             raise BlobMissing(blob_id) from None
         except OSError as exc:
