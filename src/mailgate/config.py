@@ -16,6 +16,9 @@ CONFIG_NAME = "mailgate.toml"
 ENV_DATA = "MAILGATE_DATA"
 
 
+ROLES = ("all", "frontend", "backend")
+
+
 class ConfigError(Exception):
     """The data folder or its configuration is missing or invalid."""
 
@@ -30,6 +33,14 @@ class Config:
     tls_cert: Path
     tls_key: Path
     log_dir: Path
+    # The directory store (accounts, settings, topology): "sqlite:///PATH"
+    # or "postgresql://...". Without [store] url, the SQLite file `path`.
+    store_url: str = ""
+    # Topology: this server's site, roles ("all", or "frontend"/"backend")
+    # and the address its backend (ProxyTargetPort) listeners use.
+    site: str = ""
+    roles: tuple[str, ...] = ("all",)
+    backend_address: str = "127.0.0.1"
 
     @property
     def config_file(self) -> Path:
@@ -60,16 +71,41 @@ def load_config(data_dir: Path) -> Config:
         return p if p.is_absolute() else data_dir / p
 
     hostname = str(server.get("hostname") or "localhost")
+    store_path = rel(store.get("path"), "mailgate.db")
+    roles = server.get("roles", ["all"])
+    if isinstance(roles, str):
+        roles = [r.strip() for r in roles.split(",") if r.strip()]
+    bad = sorted(set(roles) - set(ROLES))
+    if bad or not roles:
+        raise ConfigError(f"{path}: [server] roles must be some of {', '.join(ROLES)}, not {roles!r}")
     return Config(
         data_dir=data_dir,
         hostname=hostname,
         node=str(server.get("node") or hostname.split(".")[0]),
-        store_path=rel(store.get("path"), "mailgate.db"),
+        store_path=store_path,
         blob_dir=rel(store.get("blobs"), "blobs"),
         tls_cert=rel(tls.get("cert"), "tls/cert.pem"),
         tls_key=rel(tls.get("key"), "tls/key.pem"),
         log_dir=rel(server.get("log_dir"), "logs"),
+        store_url=_store_url(store.get("url"), store_path, data_dir),
+        site=str(server.get("site") or ""),
+        roles=tuple(roles),
+        backend_address=str(server.get("backend_address") or "127.0.0.1"),
     )
+
+
+def _store_url(value: object, store_path: Path, data_dir: Path) -> str:
+    """The directory store's URL; a relative SQLite path is inside the data folder."""
+    if not value:
+        return "sqlite://" + str(store_path)
+    url = str(value)
+    if url.startswith("sqlite:"):
+        rest = url.removeprefix("sqlite:").removeprefix("//")
+        p = Path(rest)
+        return "sqlite://" + str(p if p.is_absolute() else data_dir / p)
+    if url.startswith(("postgresql:", "postgres:")):
+        return url
+    raise ConfigError(f"[store] url must start with sqlite: or postgresql:, not {url[:40]!r}")
 
 
 def render_config(hostname: str, node: str) -> str:

@@ -110,18 +110,44 @@ async def _store_and_file(
     internaldate: datetime | None,
 ) -> tuple[StoredBlob, list[Message | StorageError]]:
     blob_id, size, path = await blobs.write_stream(source)
+    blob = StoredBlob(blob_id, size)
+    return blob, await file_stored(store, blob, path, targets, flags, internaldate, Summary())
+
+
+class Summary:
+    """A message's summary, parsed once (on first need) however many
+    targets, in however many stores, the message is filed into."""
+
+    def __init__(self) -> None:
+        self._value: bytes | None = None
+
+    async def of(self, path: Path, size: int) -> bytes:
+        if self._value is None:
+            if size <= _INLINE_SUMMARY_MAX:
+                self._value = _summarize_file(path, size)
+            else:
+                self._value = await asyncio.to_thread(_summarize_file, path, size)
+        return self._value
+
+
+async def file_stored(
+    store: Store,
+    blob: StoredBlob,
+    path: Path,
+    targets: Sequence[tuple[Account, Folder | None]],
+    flags: Iterable[str],
+    internaldate: datetime | None,
+    summaries: Summary,
+) -> list[Message | StorageError]:
+    """File a durable blob (at `path`) into each target folder of one store."""
+    blob_id, size = blob.blob_id, blob.size
     flags = tuple(flags)
-    summary: bytes | None = None
     results: list[Message | StorageError] = []
     for account, folder in targets:
         if folder is None:
             results.append(NotFound(f"{account.address}: no such folder"))
             continue
-        if summary is None:  # parsed once, only if some target needs it
-            if size <= _INLINE_SUMMARY_MAX:
-                summary = _summarize_file(path, size)
-            else:
-                summary = await asyncio.to_thread(_summarize_file, path, size)
+        summary = await summaries.of(path, size)  # parsed once, only if some target needs it
         try:
             results.append(await store.append_message(
                 folder.id,
@@ -135,7 +161,7 @@ async def _store_and_file(
         except StorageError as exc:  # refuses this target only
             results.append(exc)
     record_deliveries(results)  # metrics (observability/metrics.py)
-    return StoredBlob(blob_id, size), results
+    return results
 
 
 async def ensure_default_folders(store: Store, account: Account) -> list[str]:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from .admin.ops import open_store
 from .config import Config
+from .directory.topology import register_server, this_server
 from .observability.status import publish as publish_status
 from .observability.status import shutdown as shutdown_status
 from .runtime import Runtime
@@ -125,6 +126,7 @@ class Server:
         self.config = config
         self.runtime = runtime
         self.listeners: dict[tuple[str, str, bool, str], ListenerLike] = {}
+        self.registered: object = None  # this node as last written to the directory (topology)
 
     async def load_settings(self) -> None:
         store = self.runtime.store
@@ -168,6 +170,8 @@ class Server:
             if self.runtime.shutting_down.is_set():
                 return
             await self.load_settings()
+            if this_server(self.runtime) != self.registered:  # ProxyTargetPort changed: re-register
+                self.registered = await register_server(self.runtime)
             await self.reconcile()
             await publish_status(self)
 
@@ -195,12 +199,14 @@ async def run_server(config: Config) -> int:
     except (OSError, ssl.SSLError) as exc:
         log.error("cannot load the certificate %s: %s", config.tls_cert, exc)
         return 1
-    async with open_store(config) as (store, blobs):
-        runtime = Runtime(store=store, blobs=blobs, hostname=config.hostname, tls_context=tls)
+    async with open_store(config, listen=True) as (store, blobs):
+        runtime = Runtime(store=store, blobs=blobs, hostname=config.hostname, tls_context=tls,
+                          node=config.node, site=config.site, directory_url=config.store_url)
         runtime.policy.log_dir = config.log_dir
         await _prepare_roles(config, runtime)
         server = Server(config, runtime)
         await server.load_settings()
+        server.registered = await register_server(runtime)  # the directory's topology: frontends route here
         await server.reconcile()
         await publish_status(server)
         loop = asyncio.get_running_loop()
@@ -220,6 +226,7 @@ async def run_server(config: Config) -> int:
         await watcher
         await server.stop()
         await shutdown_status(server)
+        await runtime.close_mailbox_stores()
     log.info("stopped")
     return 0
 
@@ -241,7 +248,12 @@ async def _sweep_orphans(runtime: Runtime) -> None:
     """Remove blobs no row points at (left by a crash between the blob write and
     the row commit). Only old ones: a delivery in flight elsewhere is young."""
     try:
-        referenced = await runtime.store.referenced_blob_ids()
+        # Every database keeping its blobs in this folder counts (a shared
+        # folder); when one cannot be read, nothing is swept.
+        referenced = await runtime.mailboxes.referenced_blob_ids(runtime.blobs.root)
+        if referenced is None:
+            log.warning("orphan sweep skipped: a mailbox database is unreachable")
+            return
         removed = await asyncio.to_thread(runtime.blobs.sweep, referenced, ORPHAN_MIN_AGE_SECONDS)
         if removed:
             log.info("removed %d orphan blobs", removed)

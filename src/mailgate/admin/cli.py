@@ -88,11 +88,17 @@ def init(data, hostname, tls_cert, tls_key, unprivileged_ports, bind, force) -> 
 
 @main.command()
 @data_option
-def serve(data) -> None:
+@click.option("--role", "role", type=click.Choice(["all", "frontend", "backend"]), default=None,
+              help="What this server does (default: [server] roles, else all: one process, no proxy hop).")
+def serve(data, role) -> None:
     """Run every role in one process until SIGTERM."""
+    import dataclasses
+
     from ..server import run_server
 
     config = _config(data)
+    if role is not None:
+        config = dataclasses.replace(config, roles=(role,))
     try:
         code = asyncio.run(run_server(config))
     except (ops.OpError, ConfigError, OSError) as exc:
@@ -189,6 +195,7 @@ def mailbox_show(data, address) -> None:
     click.echo(f"PopEnabled:    {_yn(a.pop_enabled)}")
     click.echo(f"ImapEnabled:   {_yn(a.imap_enabled)}")
     click.echo(f"HomeServer:    {a.home_server}")
+    click.echo(f"Database:      {a.database or '(default)'}")
     click.echo(f"Quota:         {a.quota_bytes if a.quota_bytes is not None else 'unlimited'}")
     click.echo(f"Usage:         {details.usage} octets")
     for key, value in sorted(a.overrides.items()):

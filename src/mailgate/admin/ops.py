@@ -17,7 +17,9 @@ from ..settings import ImapSettings, PopSettings, SmtpSettings, to_strings
 from ..storage.blobs import BlobStore
 from ..storage.errors import AlreadyExists, NotFound
 from ..storage.models import Account, Message, Role
-from ..storage.sqlite import SqliteStore
+from ..storage.base import Store
+from ..storage.errors import StorageError
+from ..storage.urls import store_for_url
 from ..transport.certs import describe_certificate, generate_self_signed
 
 
@@ -95,6 +97,9 @@ async def init_data_dir(
         await store.put_settings("imap", to_strings(imap))
         await store.put_settings("pop", to_strings(pop))
         await store.put_settings("smtp", to_strings(smtp))
+        from .ops_topology import record_single_node
+
+        await record_single_node(config, store)
     return InitReport(data_dir, hostname, describe_certificate(config.tls_cert), generated, ports, unprivileged)
 
 
@@ -107,9 +112,14 @@ def _clear(data_dir: Path) -> None:
 
 
 @contextlib.asynccontextmanager
-async def open_store(config: Config) -> AsyncIterator[tuple[SqliteStore, BlobStore]]:
-    store = SqliteStore(config.store_path)
-    await store.open()
+async def open_store(config: Config, *, listen: bool = False) -> AsyncIterator[tuple[Store, BlobStore]]:
+    """The directory store ([store] url or path) and this server's blob
+    folder. listen: watch for changes (servers; PostgreSQL's LISTEN)."""
+    store = store_for_url(config.store_url or "sqlite://" + str(config.store_path), listen=listen)
+    try:
+        await store.open()
+    except StorageError as exc:
+        raise OpError(f"cannot open the store: {exc}") from None
     try:
         yield store, BlobStore(config.blob_dir)
     finally:
@@ -137,18 +147,14 @@ def _check_password(password: str) -> str:
     return password
 
 
-async def add_mailbox(config: Config, address: str, password: str, role: Role = Role.USER) -> Account:
-    from ..delivery import ensure_default_folders
+async def add_mailbox(config: Config, address: str, password: str, role: Role = Role.USER,
+                      database: str | None = None) -> Account:
+    """database: the mailbox database (default: the directory's default one)."""
+    from .ops_topology import create_mailbox
 
     address = _check_address(address)
     password_hash = hash_password(_check_password(password))
-    async with open_store(config) as (store, _):
-        try:
-            account = await store.create_account(address, password_hash, role=role, home_server=config.node)
-        except AlreadyExists:
-            raise OpError(f"mailbox {address} exists already") from None
-        await ensure_default_folders(store, account)
-        return account
+    return await create_mailbox(config, address, password_hash, role, database)
 
 
 async def list_mailboxes(config: Config, filters: dict[str, object] | None = None) -> list[Account]:
@@ -167,8 +173,11 @@ class MailboxDetails:
 
 
 async def show_mailbox(config: Config, address: str) -> MailboxDetails:
-    async with open_store(config) as (store, _):
-        account = await _get(store, address)
+    from .ops_topology import mailbox_stores
+
+    async with open_store(config) as (directory, blobs), mailbox_stores(config, directory, blobs) as stores:
+        account = await _get(directory, address)
+        store, _ = await stores.for_account(account)  # folders live in the mailbox's database
         rows = []
         for folder in await store.list_folders(account.id):
             status = await store.folder_status(folder.id)
@@ -194,14 +203,18 @@ async def set_password(config: Config, address: str, password: str) -> Account:
 
 
 async def remove_mailbox(config: Config, address: str) -> None:
-    async with open_store(config) as (store, _):
+    from .ops_topology import remove_mailbox_data
+
+    async with open_store(config) as (store, blobs):
+        account = await _get(store, address)
+        await remove_mailbox_data(config, store, blobs, account)  # its database's copy
         try:
             await store.delete_account(address)
         except NotFound:
             raise OpError(f"no mailbox {address}") from None
 
 
-async def _get(store: SqliteStore, address: str) -> Account:
+async def _get(store: Store, address: str) -> Account:
     account = await store.get_account(address)
     if account is None:
         raise OpError(f"no mailbox {address}")
@@ -218,13 +231,16 @@ async def deliver_local(
     config: Config, address: str, source: Iterable[bytes], folder: str = "INBOX",
     flags: Iterable[str] = (), internaldate: datetime | None = None,
 ) -> Message:
-    from ..delivery import deliver
+    from .ops_topology import deliver_to_mailbox
 
     async with open_store(config) as (store, blobs):
         account = await store.get_account(address)
         if account is None:
             raise UnknownRecipient(f"no mailbox {address}")
-        return await deliver(store, blobs, account, folder, source, flags=flags, internaldate=internaldate)
+        # The mailbox's own database (delivery_routing.py); NotFound folder
+        # before any byte is read, MailboxInTransit while it moves.
+        return await deliver_to_mailbox(config, store, blobs, account, folder, source,
+                                        flags=flags, internaldate=internaldate)
 
 
 # --- protocol settings -------------------------------------------------------

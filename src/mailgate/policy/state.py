@@ -30,6 +30,10 @@ SERVICES = ("imap4", "pop3")
 SERVICE_SCOPE = "service"  # key: service name -> "running" / "stopped"
 DISCONNECT_SCOPE = "disconnect"  # key: mailbox address -> generation number
 KICK_TEXT = "Your session was ended by an administrator."
+# A generation ending in MOVED_MARK: the mailbox moved to another database
+# (admin/ops_topology.py); clients are told to reconnect (POP3 [SYS/TEMP]).
+MOVED_MARK = ":moved"
+MOVED_TEXT = "The mailbox has moved; please reconnect."
 LOG_FOLDERS = {"imap4": "Imap4", "pop3": "Pop3"}
 
 
@@ -97,10 +101,11 @@ class PolicyState:
             return
         for address, generation in current.items():
             if self._generations.get(address) != generation:
+                moved = generation.endswith(MOVED_MARK)
                 for client in self.tracker.sessions_of(address):
-                    log.info("ending %s session of %s from %s: administrator's request",
-                             client.protocol, address, client.remote)
-                    client.kick(KICK_TEXT)
+                    log.info("ending %s session of %s from %s: %s", client.protocol, address, client.remote,
+                             "mailbox moved" if moved else "administrator's request")
+                    client.kick(MOVED_TEXT if moved else KICK_TEXT)
         self._generations = current
 
     def close(self) -> None:

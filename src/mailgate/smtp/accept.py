@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from ..delivery import deliver_many
+from ..delivery_routing import deliver_routed
+from ..directory.stores import MailboxInTransit
 from ..storage.errors import NotFound, QuotaExceeded, StorageError
 from ..storage.models import Account, Message
 from . import dsn, replies
@@ -35,6 +36,8 @@ class Accepted:
 
 
 def _refusal(address: str, error: StorageError) -> str:
+    if isinstance(error, MailboxInTransit):
+        return replies.MAILBOX_MOVING.format(address=address)
     if isinstance(error, QuotaExceeded):
         return replies.MAILBOX_FULL.format(address=address)
     if isinstance(error, NotFound):
@@ -58,8 +61,9 @@ async def accept(
     # Two recipient spellings of one mailbox get one copy.
     accounts: dict[int, Account] = {a.id: a for a in local.values()}
     order = list(accounts)
-    blob, results = await deliver_many(
-        runtime.store, runtime.blobs, [(accounts[i], "INBOX") for i in order], [prefix, content])
+    # Each recipient's own mailbox database (delivery_routing.py).
+    blob, results = await deliver_routed(
+        runtime.mailboxes, [(accounts[i], "INBOX") for i in order], [prefix, content])
     by_account: dict[int, Message | StorageError] = dict(zip(order, results))
     per: dict[str, str] = {}
     failed: list[str] = []

@@ -14,6 +14,7 @@ from typing import Any
 from aiosmtpd.smtp import MISSING, Session
 
 from ..directory.auth import authenticate
+from ..directory.stores import moving_target
 from ..policy.login import Protocol, Refusal
 from ..protocol.sasl import MECHANISMS, Credentials, SaslChallenge, SaslFailure, decode_base64
 from ..storage.errors import StorageError
@@ -128,12 +129,16 @@ class Handler:
             return replies.RECIPIENT_SYNTAX
         try:
             where = await route(self.ctx.runtime.store, self.ctx.runtime.smtp, self.service, address)
+            moving = isinstance(where, Local) and bool(
+                await moving_target(self.ctx.runtime.directory, where.account.address))
         except StorageError as exc:
             log.error("smtp: recipient lookup failed: %s", exc)
             return "451 4.3.0 Temporary failure looking up the recipient; try again later"
         if isinstance(where, Refused):
             return where.reply
         if isinstance(where, Local):
+            if moving:
+                return replies.MAILBOX_MOVING.format(address=address)  # retried after the move
             envelope.local[address] = where.account
         elif isinstance(where, Relay):
             envelope.remote.append(address)

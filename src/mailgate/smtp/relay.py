@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 
-from ..delivery import deliver
+from ..delivery_routing import deliver_routed
 from ..runtime import Runtime
 from ..storage.errors import BlobMissing, StorageError
 from ..storage.models import OutboundMessage
@@ -145,7 +145,9 @@ async def send_report(queue: RelayQueue, sender: str, report: bytes) -> None:
     try:
         account = await runtime.store.get_account(sender)
         if account is not None:
-            await deliver(runtime.store, runtime.blobs, account, "INBOX", report)
+            _blob, (result,) = await deliver_routed(runtime.mailboxes, [(account, "INBOX")], report)
+            if isinstance(result, StorageError):
+                raise result
             return
         if split_address(sender) is not None and runtime.smtp.smart_host:
             blob_id, size, _path = await runtime.blobs.write_stream(report)

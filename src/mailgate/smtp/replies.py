@@ -52,4 +52,5 @@ FROM_NOT_YOURS = ("550 5.7.60 The From header field must be an address of your o
 MAILBOX_FULL = "552 5.2.2 <{address}>: mailbox full"
 NO_INBOX = "550 5.2.1 <{address}>: mailbox has no INBOX"
 TEMPORARY = "451 4.3.0 Temporary failure storing the message; try again later"
+MAILBOX_MOVING = "451 4.2.0 <{address}>: mailbox is being moved; try again later"
 ALL_LOCAL_FAILED = "552 5.2.2 No recipient could take the message: {detail}"

@@ -17,6 +17,8 @@ from .models import (
     FlagMode,
     Folder,
     FolderStatus,
+    MailboxDatabase,
+    MailServer,
     Message,
     MessageMeta,
     OutboundMessage,
@@ -65,6 +67,53 @@ class Store(Protocol):
 
     async def put_settings(self, scope: str, values: dict[str, str]) -> None:
         """Merges values into the scope ("imap", "pop", "smtp", ...)."""
+
+    # --- topology (directory: servers and mailbox databases) -------------
+    async def put_server(self, server: MailServer) -> None:
+        """Creates or replaces the server of that name (registration at serve)."""
+
+    async def get_server(self, name: str) -> MailServer | None: ...
+
+    async def list_servers(self) -> list[MailServer]:
+        """Ordered by name."""
+
+    async def create_database(self, database: MailboxDatabase) -> MailboxDatabase:
+        """Raises AlreadyExists."""
+
+    async def get_database(self, name: str) -> MailboxDatabase | None: ...
+
+    async def list_databases(self) -> list[MailboxDatabase]:
+        """Ordered by name."""
+
+    async def mount_database(self, name: str, server: str) -> MailboxDatabase:
+        """Makes `server` the one where the database is active. NotFound."""
+
+    # --- mailbox import / export (moving a mailbox between databases) -----
+    async def import_account(self, account: Account) -> Account:
+        """Ensures this store has the account row with the directory's id
+        (every database keys a mailbox by the directory's account id).
+        Idempotent; AlreadyExists when the address is taken by another id."""
+
+    async def import_folder(
+        self, account_id: int, folder: Folder, expunged: Sequence[tuple[int, int]] = ()
+    ) -> Folder:
+        """Creates the folder with exactly folder's name, UIDVALIDITY, UIDNEXT,
+        HIGHESTMODSEQ and special use, replacing (with its messages) any folder
+        of that name, plus its expunge log ((uid, modseq) pairs). The store's
+        UIDVALIDITY counter is raised past it. Returns it with this store's id."""
+
+    async def import_messages(self, folder_id: int, messages: Sequence[Message]) -> None:
+        """Inserts the records as they are: UID, MODSEQ, flags, internal date,
+        size, blob id, summary (their folder_id is ignored). UIDNEXT and
+        HIGHESTMODSEQ rise to cover them if needed. NotFound; AlreadyExists
+        for a UID the folder holds."""
+
+    async def expunge_log(self, folder_id: int) -> list[tuple[int, int]]:
+        """Every (uid, modseq) of the expunge log, ascending UID. NotFound."""
+
+    async def delete_mailbox_data(self, account_id: int) -> None:
+        """Removes the account's folders, messages and subscriptions but
+        keeps the account row. No error when there is nothing."""
 
     # --- folders ---------------------------------------------------------
     async def create_folder(

@@ -23,6 +23,7 @@ from ._common import (
 )
 from .errors import AlreadyExists, NotFound, QuotaExceeded, StorageError
 from .memory_queue import MemoryQueue
+from .memory_topology import MemoryTopology
 from .models import (
     Account,
     FlagMode,
@@ -73,9 +74,10 @@ class _Folder:
         return self.highestmodseq
 
 
-class MemoryStore(MemoryQueue):
+class MemoryStore(MemoryQueue, MemoryTopology):
     def __init__(self) -> None:
         super().__init__()
+        MemoryTopology.__init__(self)
         self._accounts: dict[int, Account] = {}
         self._by_address: dict[str, int] = {}
         self._folders: dict[int, _Folder] = {}

@@ -38,6 +38,9 @@ class Account:
     # Per-mailbox protocol overrides (Set-CASMailbox), free-form key -> value;
     # typed and validated by mailgate.settings.
     overrides: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    # The mailbox database holding the folders and messages (topology); ""
+    # is the directory store itself (one machine, nothing configured).
+    database: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,3 +123,25 @@ class OutboundMessage:
     next_attempt: datetime  # timezone-aware
     attempts: int = 0
     last_error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MailServer:
+    """A server of the deployment, as it registered itself at `serve`."""
+
+    name: str  # the node name ([server] node)
+    site: str = ""
+    roles: tuple[str, ...] = ("frontend", "backend")
+    imap_backend: tuple[str, int] = ("127.0.0.1", 1993)  # ProxyTargetPort listeners
+    pop_backend: tuple[str, int] = ("127.0.0.1", 1995)
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxDatabase:
+    """Where mailboxes' folders and messages live, and which server has the
+    active copy mounted (the one the frontends proxy to)."""
+
+    name: str
+    url: str  # sqlite:///PATH or postgresql://...
+    blob_dir: str = ""  # absolute path of its message blobs ("" : the server's own)
+    server: str = ""  # the server where it is active

@@ -41,9 +41,10 @@ from .models import (
 from .notify import ChangeListener, Listeners
 from .postgres_db import PgDb
 from .postgres_schema import migrate
+from .postgres_topology import PostgresTopology
 
 
-class PostgresStore:
+class PostgresStore(PostgresTopology):
     def __init__(
         self,
         dsn: str,

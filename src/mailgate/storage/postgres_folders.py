@@ -18,7 +18,7 @@ from .models import Account, Folder, Role
 from .postgres_db import Tx
 
 _ACCOUNT_COLS = ("id, address, password_hash, role, pop_enabled, imap_enabled,"
-                 " home_server, quota_bytes, overrides")
+                 " home_server, quota_bytes, overrides, database")
 _FOLDER_COLS = "id, account_id, name, uidvalidity, uidnext, highestmodseq, special_use"
 _UPDATABLE = {f.name for f in dataclasses.fields(Account)} - {"id", "address"}
 
@@ -26,8 +26,9 @@ _UPDATABLE = {f.name for f in dataclasses.fields(Account)} - {"id", "address"}
 def _account(row: Any) -> Account | None:
     if row is None:
         return None
-    aid, address, pw, role, pop, imap, home, quota, overrides = row
-    return Account(aid, address, pw, Role(role), pop, imap, home, quota, json.loads(overrides))
+    aid, address, pw, role, pop, imap, home, quota, overrides, database = row
+    return Account(aid, address, pw, Role(role), pop, imap, home, quota, json.loads(overrides),
+                   database)
 
 
 def _folder(row: Any) -> Folder | None:

@@ -121,7 +121,30 @@ CREATE INDEX outbound_due ON outbound (next_attempt, id);
 CREATE INDEX outbound_blob ON outbound (blob_id);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2]
+# Topology (the directory's servers and mailbox databases) and each
+# account's database ("database" is a non-reserved word: a plain column).
+_V3 = """
+ALTER TABLE accounts ADD COLUMN database text NOT NULL DEFAULT '';
+
+CREATE TABLE servers (
+    name      text PRIMARY KEY,
+    site      text NOT NULL DEFAULT '',
+    roles     text[] NOT NULL DEFAULT '{}',
+    imap_host text NOT NULL,
+    imap_port integer NOT NULL,
+    pop_host  text NOT NULL,
+    pop_port  integer NOT NULL
+);
+
+CREATE TABLE mailbox_databases (
+    name     text PRIMARY KEY,
+    url      text NOT NULL,
+    blob_dir text NOT NULL DEFAULT '',
+    server   text NOT NULL DEFAULT ''               -- where it is active
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

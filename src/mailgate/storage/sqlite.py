@@ -35,10 +35,11 @@ from .models import (
 )
 from .notify import ChangeListener, Listeners, Poller
 from .sqlite_schema import migrate
+from .sqlite_topology import SqliteTopology
 from .sqlite_worker import Db, DbThread
 
 
-class SqliteStore:
+class SqliteStore(SqliteTopology):
     def __init__(
         self,
         path: str | os.PathLike[str],

@@ -16,7 +16,8 @@ from .errors import AlreadyExists, NotFound, StorageError
 from .models import Account, Folder, Role
 from .sqlite_worker import Db
 
-_ACCOUNT_COLS = "id, address, password_hash, role, pop_enabled, imap_enabled, home_server, quota_bytes, overrides"
+_ACCOUNT_COLS = ("id, address, password_hash, role, pop_enabled, imap_enabled, home_server, quota_bytes,"
+                 " overrides, database")
 _FOLDER_COLS = "id, account_id, name, uidvalidity, uidnext, highestmodseq, special_use"
 _UPDATABLE = {f.name for f in dataclasses.fields(Account)} - {"id", "address"}
 
@@ -24,9 +25,9 @@ _UPDATABLE = {f.name for f in dataclasses.fields(Account)} - {"id", "address"}
 def _account(row: tuple[Any, ...] | None) -> Account | None:
     if row is None:
         return None
-    aid, address, pw, role, pop, imap, home, quota, overrides = row
+    aid, address, pw, role, pop, imap, home, quota, overrides, database = row
     return Account(aid, address, pw, Role(role), bool(pop), bool(imap), home, quota,
-                   json.loads(overrides))
+                   json.loads(overrides), database)
 
 
 def _folder(row: tuple[Any, ...] | None) -> Folder | None:

@@ -116,7 +116,30 @@ CREATE TABLE outbound (
 CREATE INDEX outbound_due ON outbound (next_attempt);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2]
+# Topology (the directory's servers and mailbox databases) and each
+# account's database. "database" is a plain column name in SQLite.
+_V3 = """
+ALTER TABLE accounts ADD COLUMN database TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE servers (
+    name      TEXT PRIMARY KEY,
+    site      TEXT NOT NULL DEFAULT '',
+    roles     TEXT NOT NULL DEFAULT '',             -- comma separated
+    imap_host TEXT NOT NULL,
+    imap_port INTEGER NOT NULL,
+    pop_host  TEXT NOT NULL,
+    pop_port  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE mailbox_databases (
+    name     TEXT PRIMARY KEY,
+    url      TEXT NOT NULL,
+    blob_dir TEXT NOT NULL DEFAULT '',
+    server   TEXT NOT NULL DEFAULT ''               -- where it is active
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -15,6 +15,7 @@ import time
 
 from ..observability.metrics import COMMAND_SECONDS
 from ..policy.connections import Limited
+from ..policy.state import MOVED_TEXT
 from ..protocol.pop3 import NEED_DATA, After, Code, Err, Outcome, Pop3Reader, Stream, encode, encode_stream
 from ..runtime import Runtime
 from ..session.pop3 import Pop3Session
@@ -91,7 +92,8 @@ async def run_pop3(conn: Connection, runtime: Runtime, *, mode: str = "client") 
             if data is _TIMEOUT or data is _SHUTDOWN:
                 ending = session.timeout_outcome() if data is _TIMEOUT else session.shutdown_outcome()
                 if data is _SHUTDOWN and not runtime.shutting_down.is_set():  # an admin's disconnect
-                    ending = Outcome.of(Err(client.kick_reason), after=After.CLOSE)
+                    temporary = Code.SYS_TEMP if client.kick_reason == MOVED_TEXT else None  # reconnect
+                    ending = Outcome.of(Err(client.kick_reason, temporary), after=After.CLOSE)
                 await _write_outcome(conn, out, ending)
                 await _flush(conn, out)
                 return
