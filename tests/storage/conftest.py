@@ -33,29 +33,6 @@ def fake_summarize(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mime, "summarize", FakeSummary, raising=False)
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    """The session's PostgreSQL (see pg.py): skipped when there is none,
-    failed instead when MAILGATE_REQUIRE_PG=1 (CI)."""
-    try:
-        import asyncpg  # noqa: F401
-
-        server = PgServer()
-    except (PgUnavailable, ImportError) as exc:
-        why = str(exc)
-    else:
-        why = ""
-    if why:  # outside the except block: a short report, not a chained traceback
-        if required():
-            pytest.fail(f"MAILGATE_REQUIRE_PG=1 but PostgreSQL is unavailable: {why}",
-                        pytrace=False)
-        pytest.skip(f"PostgreSQL unavailable: {why}")
-    try:
-        yield server
-    finally:
-        server.close()
-
-
 @pytest.fixture
 async def pg_dsn(pg_server: PgServer) -> AsyncIterator[str]:
     """A fresh, empty database for one test."""

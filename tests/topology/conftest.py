@@ -17,26 +17,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "storage"))
 from pg import PgServer, PgUnavailable, required  # noqa: E402
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    try:
-        import asyncpg  # noqa: F401
-
-        server = PgServer()
-    except (PgUnavailable, ImportError) as exc:
-        why = str(exc)
-    else:
-        why = ""
-    if why:
-        if required():
-            pytest.fail(f"MAILGATE_REQUIRE_PG=1 but PostgreSQL is unavailable: {why}", pytrace=False)
-        pytest.skip(f"PostgreSQL unavailable: {why}")
-    try:
-        yield server
-    finally:
-        server.close()
-
-
 class Databases:
     """Fresh PostgreSQL databases for one test (dropped afterwards)."""
 

@@ -18,8 +18,12 @@ log = logging.getLogger("mailgate.proxy")
 
 async def _route(runtime, address: str):
     from ..directory.topology import locate_mailbox
+    from ..storage.errors import StorageError
 
-    route = await locate_mailbox(runtime, address)
+    try:
+        route = await locate_mailbox(runtime, address)
+    except StorageError as exc:  # moving right now, or an unknown database/server
+        raise ProxyUnavailable(str(exc) or "mailbox is being moved") from None
     if route is None:
         raise ProxyUnavailable("no mailbox server holds this mailbox")
     return route
