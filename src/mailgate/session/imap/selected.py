@@ -10,6 +10,7 @@ Messages expunged by others stay in this view until their EXPUNGE is sent.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 from dataclasses import dataclass, field
 
@@ -35,6 +36,33 @@ def claim_recent(store: Store, folder_id: int, max_uid: int) -> int:
     if max_uid > previous:
         _recent_claims[key] = max_uid
     return previous
+
+
+Changes = tuple[int, list[MessageMeta], list[int]]
+_in_flight: dict[tuple[int, int, int], asyncio.Future[Changes]] = {}
+
+
+async def _read_changes(store: Store, folder_id: int, since: int) -> Changes:
+    # HIGHESTMODSEQ first: every change up to it is in the two reads that
+    # follow, so a session may move its mark there without missing one.
+    folder = await store.get_folder_by_id(folder_id)
+    highest = folder.highestmodseq if folder is not None else since
+    changed = await store.changed_since(folder_id, since)
+    expunged = await store.expunged_since(folder_id, since)
+    return highest, changed, expunged
+
+
+async def shared_changes(store: Store, folder_id: int, since: int) -> Changes:
+    """What changed in a folder since a MODSEQ. Sessions at the same MODSEQ
+    (10,000 idlers woken by one delivery) share one set of queries."""
+    key = (id(store), folder_id, since)
+    future = _in_flight.get(key)
+    if future is None:
+        future = asyncio.ensure_future(_read_changes(store, folder_id, since))
+        _in_flight[key] = future
+        future.add_done_callback(lambda _done: _in_flight.pop(key, None))
+    # shield: one waiter going away must not cancel the others' answer.
+    return await asyncio.shield(future)
 
 
 @dataclass
@@ -99,9 +127,8 @@ class SelectedFolder:
     # --- learning from the store -------------------------------------------
     async def poll(self, store: Store) -> None:
         """Read what changed since known_modseq into the view (no reporting)."""
-        changed = await store.changed_since(self.folder.id, self.known_modseq)
-        expunged = await store.expunged_since(self.folder.id, self.known_modseq)
-        newest = self.known_modseq
+        highest, changed, expunged = await shared_changes(store, self.folder.id, self.known_modseq)
+        newest = max(self.known_modseq, highest)
         last_uid = self.max_uid
         new_uids: list[int] = []
         for meta in changed:
@@ -114,12 +141,6 @@ class SelectedFolder:
         for uid in expunged:
             if uid in self.meta:
                 self.gone.add(uid)
-        if expunged:
-            # The expunge log's MODSEQs are not returned; re-reading from the
-            # folder's HIGHESTMODSEQ keeps us from seeing them again.
-            folder = await store.get_folder_by_id(self.folder.id)
-            if folder is not None:
-                newest = max(newest, folder.highestmodseq)
         if new_uids:
             new_uids.sort()
             self.uids.extend(new_uids)
