@@ -41,6 +41,9 @@ class Config:
     site: str = ""
     roles: tuple[str, ...] = ("all",)
     backend_address: str = "127.0.0.1"
+    # [tls] backend_ca: the CA (or the backends' shared certificate) a
+    # frontend checks backends against before handing them the proxy secret.
+    backend_ca_file: Path | None = None
 
     @property
     def config_file(self) -> Path:
@@ -91,6 +94,7 @@ def load_config(data_dir: Path) -> Config:
         site=str(server.get("site") or ""),
         roles=tuple(roles),
         backend_address=str(server.get("backend_address") or "127.0.0.1"),
+        backend_ca_file=rel(tls.get("backend_ca"), "") if tls.get("backend_ca") else None,
     )
 
 
