@@ -117,3 +117,17 @@ async def test_esearch_and_searchres(server: Server) -> None:
     lines = await command(r, w, b"a FETCH $ (UID)")
     assert [l for l in lines if l.startswith(b"*")] == [
         b"* 1 FETCH (UID 1)\r\n", b"* 3 FETCH (UID 3)\r\n", b"* 5 FETCH (UID 5)\r\n"]
+
+
+async def test_store_echoes_current_flags_when_another_session_set_them_first(server: Server) -> None:
+    await fill(server, 1)
+    r1, w1 = await session(server)
+    r2, w2 = await session(server)
+    await command(r1, w1, b"a SELECT INBOX")
+    await command(r2, w2, b"a SELECT INBOX")
+    await command(r1, w1, b"a STORE 1 +FLAGS (\\Flagged \\Answered)")
+    # Session 2 has not looked since: its STORE finds nothing to change, yet
+    # must echo the flags as they are now.
+    lines = await command(r2, w2, b"a STORE 1 +FLAGS (\\Flagged)")
+    fetches = [line for line in lines if line.startswith(b"* 1 FETCH")]
+    assert fetches and b"\\Flagged" in fetches[0] and b"\\Answered" in fetches[0], lines

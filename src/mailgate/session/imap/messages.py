@@ -32,6 +32,12 @@ async def handle_store(ctx: SessionContext, cmd: c.Store) -> AsyncIterator[r.Res
         view.apply_own_change(meta)
     refused = set(result.refused)
     changed = {m.uid for m in result.changed}
+    unchanged = [u for u in uids if u not in changed and u not in refused]
+    if unchanged:
+        # The store found these already as asked: another session may have
+        # changed them since this view last looked, so look before echoing.
+        await view.poll(ctx.store)
+        view.settle(unchanged)
     # Without .SILENT every named message gets its flags back; with CONDSTORE
     # a silent STORE still reports the new MODSEQ (RFC 7162 3.2).
     for uid in uids:

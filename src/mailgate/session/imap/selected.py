@@ -154,6 +154,15 @@ class SelectedFolder:
             self.meta[meta.uid] = meta
         self._pending_flags.pop(meta.uid, None)
 
+    def settle(self, uids: list[int]) -> None:
+        """Take others' pending flag changes of these messages into the view
+        now: a STORE that found nothing to change echoes the flags as they
+        really are, not this session's stale copy."""
+        for uid in uids:
+            meta = self._pending_flags.pop(uid, None)
+            if meta is not None and uid in self.meta and uid not in self.gone:
+                self.meta[uid] = meta
+
     def forget_expunged_by_self(self, uids: list[int]) -> list[int]:
         """This session's EXPUNGE: returns the sequence numbers to report, in
         send order (each EXPUNGE renumbers the messages after it)."""
