@@ -131,3 +131,14 @@ async def test_store_echoes_current_flags_when_another_session_set_them_first(se
     lines = await command(r2, w2, b"a STORE 1 +FLAGS (\\Flagged)")
     fetches = [line for line in lines if line.startswith(b"* 1 FETCH")]
     assert fetches and b"\\Flagged" in fetches[0] and b"\\Answered" in fetches[0], lines
+
+
+async def test_append_to_the_selected_folder_is_known_before_the_completion(server: Server) -> None:
+    r, w = await session(server)
+    await command(r, w, b"a SELECT INBOX")
+    w.write(b"a APPEND INBOX {%d+}\r\n%s\r\n" % (len(MESSAGE), MESSAGE))
+    lines = await command(r, w, b"", b"a")
+    assert b"* 1 EXISTS\r\n" in lines, lines
+    uid = int(re.search(rb"APPENDUID \d+ (\d+)", lines[-1]).group(1))
+    lines = await command(r, w, b"b UID STORE %d +FLAGS (\\Flagged)" % uid, b"b")
+    assert any(b"FETCH" in line and b"\\Flagged" in line for line in lines), lines

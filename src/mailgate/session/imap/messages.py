@@ -59,6 +59,14 @@ async def handle_store(ctx: SessionContext, cmd: c.Store) -> AsyncIterator[r.Res
         yield r.Tagged(cmd.tag, "OK", "Store completed.")
 
 
+def _look_again_if_selected(ctx: SessionContext, folder_id: int) -> None:
+    """APPEND/COPY into the selected folder: report EXISTS now and know the
+    new UIDs before the completion, so a client can STORE or FETCH them at
+    once (the store's change signal may only arrive a moment later)."""
+    if ctx.selected is not None and ctx.selected.folder.id == folder_id:
+        ctx.selected.dirty = True
+
+
 async def _current_account(ctx: SessionContext):
     """The account as stored now: a quota changed by the admin applies at once."""
     assert ctx.account is not None
@@ -114,6 +122,7 @@ async def handle_copy(ctx: SessionContext, cmd: c.Copy | c.Move) -> AsyncIterato
             yield response
         yield r.Tagged(cmd.tag, "OK", "Move completed.")
         return
+    _look_again_if_selected(ctx, dest.id)
     for response in await pending_updates(ctx, allow_expunge=cmd.uid):
         yield response
     yield r.Tagged(cmd.tag, "OK", "Copy completed.", copyuid)
@@ -148,6 +157,7 @@ async def handle_append(ctx: SessionContext, cmd: c.Append) -> AsyncIterator[r.R
     finally:
         for message in cmd.messages:
             message.literal.close()
+    _look_again_if_selected(ctx, folder.id)
     for response in await pending_updates(ctx, allow_expunge=False):
         yield response
     code = r.AppendUid(folder.uidvalidity, SequenceSet.of(uids)) if uids else None
