@@ -18,11 +18,21 @@ Callback = Callable[[], None]
 class ChangeHub:
     def __init__(self, store: Store) -> None:
         self._watchers: dict[int, set[Callback]] = {}
+        self._generations: dict[int, int] = {}
         store.add_listener(self._on_change)
 
     def _on_change(self, change: Change) -> None:
+        self.bump(change.folder_id)
         for callback in tuple(self._watchers.get(change.folder_id, ())):
             callback()
+
+    def generation(self, folder_id: int) -> int:
+        """Counts the changes heard of for a folder: a read of its changes
+        started at generation G has not seen any change counted after G."""
+        return self._generations.get(folder_id, 0)
+
+    def bump(self, folder_id: int) -> None:
+        self._generations[folder_id] = self._generations.get(folder_id, 0) + 1
 
     def watch(self, folder_id: int, callback: Callback) -> None:
         self._watchers.setdefault(folder_id, set()).add(callback)

@@ -65,6 +65,7 @@ def _look_again_if_selected(ctx: SessionContext, folder_id: int) -> None:
     once (the store's change signal may only arrive a moment later)."""
     if ctx.selected is not None and ctx.selected.folder.id == folder_id:
         ctx.selected.dirty = True
+        ctx.runtime.changes_for(ctx.store).bump(folder_id)  # no shared read from before this write
 
 
 async def _current_account(ctx: SessionContext):

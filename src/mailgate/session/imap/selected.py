@@ -39,7 +39,7 @@ def claim_recent(store: Store, folder_id: int, max_uid: int) -> int:
 
 
 Changes = tuple[int, list[MessageMeta], list[int]]
-_in_flight: dict[tuple[int, int, int], asyncio.Future[Changes]] = {}
+_in_flight: dict[tuple[int, int, int, int], asyncio.Future[Changes]] = {}
 
 
 async def _read_changes(store: Store, folder_id: int, since: int) -> Changes:
@@ -52,10 +52,12 @@ async def _read_changes(store: Store, folder_id: int, since: int) -> Changes:
     return highest, changed, expunged
 
 
-async def shared_changes(store: Store, folder_id: int, since: int) -> Changes:
+async def shared_changes(store: Store, folder_id: int, since: int, generation: int) -> Changes:
     """What changed in a folder since a MODSEQ. Sessions at the same MODSEQ
-    (10,000 idlers woken by one delivery) share one set of queries."""
-    key = (id(store), folder_id, since)
+    (10,000 idlers woken by one delivery) share one set of queries -- but only
+    a read started after the last change they heard of (`generation`, from
+    the change hub): an older one may have missed it."""
+    key = (id(store), folder_id, since, generation)
     future = _in_flight.get(key)
     if future is None:
         future = asyncio.ensure_future(_read_changes(store, folder_id, since))
@@ -125,9 +127,15 @@ class SelectedFolder:
         return [u for u in uids if u not in self.gone] if self.gone else uids
 
     # --- learning from the store -------------------------------------------
-    async def poll(self, store: Store) -> None:
-        """Read what changed since known_modseq into the view (no reporting)."""
-        highest, changed, expunged = await shared_changes(store, self.folder.id, self.known_modseq)
+    async def poll(self, store: Store, generation: int | None = None) -> None:
+        """Read what changed since known_modseq into the view (no reporting).
+        With the change hub's generation, the read may be shared with other
+        sessions; without, it is this session's own, fresh read."""
+        if generation is None:
+            highest, changed, expunged = await _read_changes(store, self.folder.id, self.known_modseq)
+        else:
+            highest, changed, expunged = await shared_changes(store, self.folder.id, self.known_modseq,
+                                                              generation)
         newest = max(self.known_modseq, highest)
         last_uid = self.max_uid
         new_uids: list[int] = []

@@ -45,7 +45,8 @@ async def pending_updates(ctx: SessionContext, *, allow_expunge: bool) -> list[r
         return []
     if view.dirty:
         view.dirty = False
-        await view.poll(ctx.store)
+        hub = ctx.runtime.changes_for(ctx.store)
+        await view.poll(ctx.store, hub.generation(view.folder.id))
     updates = view.take_updates(allow_expunge)
     if not updates:
         return []
