@@ -73,7 +73,7 @@ _POP3_BACKEND = _stream_listener("mailgate.transport.pop3_driver", "run_pop3", b
 _IMAP_BACKEND = _stream_listener("mailgate.transport.imap_driver", "run_imap", backend=True)
 
 
-def _client_facing(runtime: Runtime, bindings: tuple[str, ...]) -> tuple[str, ...]:
+def client_facing(runtime: Runtime, bindings: tuple[str, ...]) -> tuple[str, ...]:
     """A node that is only a mailbox server has no client listeners."""
     return bindings if runtime.roles & {"all", "frontend"} else ()
 
@@ -88,11 +88,11 @@ def _backend_binding(runtime: Runtime, port: int) -> tuple[str, ...]:
 def endpoints() -> list[Endpoint]:
     found = [
         Endpoint("imap4", "IMAP4 (STARTTLS)", False,
-                 lambda r: _client_facing(r, r.imap.unencrypted_or_tls_bindings), _IMAP),
-        Endpoint("imap4", "IMAP4 (TLS)", True, lambda r: _client_facing(r, r.imap.ssl_bindings), _IMAP),
+                 lambda r: client_facing(r, r.imap.unencrypted_or_tls_bindings), _IMAP),
+        Endpoint("imap4", "IMAP4 (TLS)", True, lambda r: client_facing(r, r.imap.ssl_bindings), _IMAP),
         Endpoint("pop3", "POP3 (STLS)", False,
-                 lambda r: _client_facing(r, r.pop.unencrypted_or_tls_bindings), _POP3),
-        Endpoint("pop3", "POP3 (TLS)", True, lambda r: _client_facing(r, r.pop.ssl_bindings), _POP3),
+                 lambda r: client_facing(r, r.pop.unencrypted_or_tls_bindings), _POP3),
+        Endpoint("pop3", "POP3 (TLS)", True, lambda r: client_facing(r, r.pop.ssl_bindings), _POP3),
         Endpoint("imap4", "IMAP4 backend", True,
                  lambda r: _backend_binding(r, r.imap.proxy_target_port), _IMAP_BACKEND),
         Endpoint("pop3", "POP3 backend", True,

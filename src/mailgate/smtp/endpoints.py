@@ -7,7 +7,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from ..runtime import Runtime
-from ..server import Endpoint, ListenerLike
+from ..server import Endpoint, ListenerLike, client_facing
 from .context import SmtpContext
 from .listener import UNIX_PREFIX, SmtpListener
 from .routing import Service
@@ -40,8 +40,9 @@ def _lmtp_bindings(runtime: Runtime) -> tuple[str, ...]:
 
 def smtp_endpoints() -> list[Endpoint]:
     return [
+        # Submission is a client service: frontends (or one-node servers) only.
         Endpoint("smtp-submission", "SMTP (STARTTLS)", False,
-                 lambda r: r.smtp.submission_bindings, _maker(Service.SUBMISSION)),
+                 lambda r: client_facing(r, r.smtp.submission_bindings), _maker(Service.SUBMISSION)),
         Endpoint("smtp-inbound", "SMTP inbound", False,
                  lambda r: r.smtp.inbound_bindings, _maker(Service.INBOUND)),
         Endpoint("lmtp", "LMTP", False, _lmtp_bindings, _maker(Service.LMTP)),
