@@ -89,6 +89,8 @@ async def run_pop3(conn: Connection, runtime: Runtime, *, mode: str = "client") 
                     return
             await _flush(conn, out)
             data = await _read(conn, stop, session.idle_timeout, kicked)
+            if runtime.shutting_down.is_set():
+                data = _SHUTDOWN  # even if a command came in at the same moment
             if data is _TIMEOUT or data is _SHUTDOWN:
                 ending = session.timeout_outcome() if data is _TIMEOUT else session.shutdown_outcome()
                 if data is _SHUTDOWN and not runtime.shutting_down.is_set():  # an admin's disconnect
@@ -133,9 +135,13 @@ async def _read(conn: Connection, stop: asyncio.Future[object], timeout: float,
         if not read.done():
             read.cancel()
             await asyncio.wait({read})  # let it finish; our own cancellation still propagates
+    if stop in done or (kicked is not None and kicked in done):
+        # Stopping wins over a command that arrived at the same moment: the
+        # client gets the -ERR [SYS/TEMP] that tells it to come back later.
+        return _SHUTDOWN
     if read in done:
         return read.result()
-    return _SHUTDOWN if stop in done or kicked in done else _TIMEOUT
+    return _TIMEOUT
 
 
 async def _write_outcome(conn: Connection, out: bytearray, outcome: Outcome) -> None:
