@@ -50,8 +50,13 @@ def test_protocol_log_shows_every_command_and_reply_with_secrets_masked(server, 
     pop.closed_by_server()
 
     def complete() -> bool:
+        """Both sessions under test (LOGIN and AUTHENTICATE) have ended in
+        the log; probe connections of logged() do not count."""
         rows = _rows(imap_dir)
-        return sum(1 for r in rows if r[6] == "-") >= 3
+        ended = {r[2] for r in rows if r[6] == "-"}
+        login = {r[2] for r in rows if any('LOGIN "alice@example.com" ****' in x for x in r)}
+        sasl_ids = {r[2] for r in rows if any("AUTHENTICATE PLAIN ****" in x for x in r)}
+        return bool(login) and bool(sasl_ids) and login <= ended and sasl_ids <= ended
 
     eventually(complete, what="IMAP sessions ended in the log")
     rows = _rows(imap_dir)
