@@ -350,6 +350,14 @@ class FetchResponse:
 
 
 @_frozen
+class FetchBatch:
+    """Several FETCH answers written as one: header-first syncs of thousands
+    of messages go out a batch at a time instead of one response each."""
+
+    responses: tuple[FetchResponse, ...]
+
+
+@_frozen
 class FlagFetchBatch:
     """Many "* n FETCH (UID u FLAGS (...) MODSEQ (m))" answers at once, for a
     FETCH of only UID/FLAGS/MODSEQ (a client's flag resync of a big folder).
@@ -360,4 +368,4 @@ class FlagFetchBatch:
 
 Response = (Tagged | Condition | Continuation | Capabilities | Exists | Recent | Expunged | Vanished
             | Flags | Enabled | IdData | SearchResult | ESearch | SortResult | ThreadResult | ListItem
-            | StatusData | NamespaceData | Quota | QuotaRoot | FetchResponse | FlagFetchBatch)
+            | StatusData | NamespaceData | Quota | QuotaRoot | FetchResponse | FetchBatch | FlagFetchBatch)

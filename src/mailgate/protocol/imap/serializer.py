@@ -305,6 +305,13 @@ def _fetch(resp: r.FetchResponse, ctx: _Ctx) -> list[Piece]:
     return out
 
 
+def _fetch_batch(resp: r.FetchBatch, ctx: _Ctx) -> list[Piece]:
+    out: list[Piece] = []
+    for one in resp.responses:
+        out.extend(_fetch(one, ctx))
+    return out
+
+
 def _flag_batch(resp: r.FlagFetchBatch, ctx: _Ctx) -> list[Piece]:
     out = bytearray()
     for seq, uid, flags, modseq in resp.rows:
@@ -342,6 +349,7 @@ _ENCODERS: dict[type, Callable[[Any, _Ctx], list[Piece]]] = {
     r.QuotaRoot: _quotaroot,
     r.FetchResponse: _fetch,
     r.FlagFetchBatch: _flag_batch,
+    r.FetchBatch: _fetch_batch,
 }
 
 

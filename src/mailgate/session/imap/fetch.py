@@ -370,7 +370,7 @@ async def _default_mark_seen(ctx: SessionContext, view: SelectedFolder, uids: li
 
 async def fetch_responses(ctx: SessionContext, cmd: Fetch, *, outcome: FetchOutcome | None = None,
                           mark_seen: MarkSeen | None = None,
-                          batch: int = BATCH) -> AsyncIterator[r.FetchResponse | r.FlagFetchBatch]:
+                          batch: int = BATCH) -> AsyncIterator[r.FetchResponse | r.FetchBatch | r.FlagFetchBatch]:
     """The untagged FETCH responses of ``cmd`` over the selected view.
 
     Numbers that do not exist are left out (numbers.resolve_uids, the same
@@ -417,6 +417,7 @@ async def fetch_responses(ctx: SessionContext, cmd: Fetch, *, outcome: FetchOutc
                     await mark_seen(todo)
                 seen_now = {u for u in todo if u in view.meta and SEEN in view.meta[u].flags}
                 outcome.seen.extend(sorted(seen_now))
+        batch_out: list[r.FetchResponse] = []
         for uid in chunk:
             meta = view.meta.get(uid)
             seq = view.seq_of(uid)
@@ -425,4 +426,11 @@ async def fetch_responses(ctx: SessionContext, cmd: Fetch, *, outcome: FetchOutc
             message = records.get(uid)
             if plan.needs_record and message is None:
                 continue  # expunged meanwhile by another session
-            yield _build(ctx, view, plan, uid, seq, meta, message, uid in seen_now, outcome)
+            response = _build(ctx, view, plan, uid, seq, meta, message, uid in seen_now, outcome)
+            if plan.needs_blob:
+                yield response  # bodies may stream: one at a time
+            else:
+                batch_out.append(response)
+        if batch_out:
+            # Envelopes, structures, sizes: small, so a batch goes out as one.
+            yield r.FetchBatch(tuple(batch_out))
