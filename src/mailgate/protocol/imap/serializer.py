@@ -364,11 +364,18 @@ def chunks(response: r.Response, *, utf8: bool = False) -> list[Piece]:
     except KeyError:
         raise TypeError(f"not an IMAP response: {response!r}") from None
     merged: list[Piece] = []
+    run: list[bytes] = []  # adjacent bytes, joined once (a batch has hundreds)
     for piece in encode(response, _Ctx(utf8)):
-        if isinstance(piece, bytes) and merged and isinstance(merged[-1], bytes):
-            merged[-1] += piece
-        elif piece != b"":
-            merged.append(piece)
+        if isinstance(piece, bytes):
+            if piece:
+                run.append(piece)
+            continue
+        if run:
+            merged.append(b"".join(run))
+            run = []
+        merged.append(piece)
+    if run:
+        merged.append(b"".join(run))
     return merged
 
 
