@@ -44,6 +44,10 @@ class Config:
     # [tls] backend_ca: the CA (or the backends' shared certificate) a
     # frontend checks backends against before handing them the proxy secret.
     backend_ca_file: Path | None = None
+    # [store] orphan_sweep_delay: seconds after start-up before the first
+    # orphan-blob sweep (it walks every blob file: on a big store that is
+    # disk and CPU a server just started should give to its clients first).
+    orphan_sweep_delay: float = 600.0
 
     @property
     def config_file(self) -> Path:
@@ -95,7 +99,18 @@ def load_config(data_dir: Path) -> Config:
         roles=tuple(roles),
         backend_address=str(server.get("backend_address") or "127.0.0.1"),
         backend_ca_file=rel(tls.get("backend_ca"), "") if tls.get("backend_ca") else None,
+        orphan_sweep_delay=_seconds(store.get("orphan_sweep_delay", 600), path, "[store] orphan_sweep_delay"),
     )
+
+
+def _seconds(value: object, path: Path, name: str) -> float:
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not 0 <= seconds <= 7 * 86400:
+        raise ConfigError(f"{path}: {name} must be a number of seconds from 0 to 604800, not {value!r}")
+    return seconds
 
 
 def _store_url(value: object, store_path: Path, data_dir: Path) -> str:

@@ -31,6 +31,7 @@ log = logging.getLogger("mailgate")
 
 SETTINGS_POLL_SECONDS = 1.0
 ORPHAN_MIN_AGE_SECONDS = 3600
+ORPHAN_SWEEP_INTERVAL_SECONDS = 86400  # after the first sweep, once a day
 
 
 class ListenerLike(Protocol):
@@ -214,7 +215,7 @@ async def run_server(config: Config) -> int:
             loop.add_signal_handler(sig, runtime.shutting_down.set)
         print(client_settings_text(config, server), flush=True)
         print(f"ready in {time.monotonic() - started:.2f} s", flush=True)
-        sweep = asyncio.create_task(_sweep_orphans(runtime))
+        sweep = asyncio.create_task(_sweep_orphans_periodically(runtime, config.orphan_sweep_delay))
         watcher = asyncio.create_task(server.watch_settings())
         background = [asyncio.create_task(job) for job in _background_tasks(runtime)]
         await runtime.shutting_down.wait()
@@ -242,6 +243,15 @@ async def _prepare_roles(config: Config, runtime: Runtime) -> None:
     if runtime.roles != {"all"}:
         runtime.proxy_secret = await ensure_proxy_secret(runtime.store)
         runtime.backend_tls = backend_client_context(getattr(config, "backend_ca_file", None))
+
+
+async def _sweep_orphans_periodically(runtime: Runtime, delay: float) -> None:
+    """The first sweep waits ``delay`` seconds ([store] orphan_sweep_delay), so
+    a restarted server serves its clients before walking every blob file."""
+    await asyncio.sleep(delay)
+    while True:
+        await _sweep_orphans(runtime)
+        await asyncio.sleep(ORPHAN_SWEEP_INTERVAL_SECONDS)
 
 
 async def _sweep_orphans(runtime: Runtime) -> None:

@@ -15,7 +15,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, TypeVar
 
@@ -165,28 +165,40 @@ class BlobStore:
     def sweep(self, referenced: set[str], older_than_s: float = 3600.0) -> int:
         """Remove blobs no row references and stale temp files; returns the
         number removed. The age threshold protects deliveries in flight: their
-        blob is written (and touched) before their row commits."""
+        blob is written (and touched) before their row commits.
+
+        Walks with os.scandir: file types come from the directory entries, so
+        only the unreferenced files (normally none) are stat()ed."""
         cutoff = time.time() - older_than_s
         removed = 0
-        for entry in self._iter_files():
-            name = entry.name
-            if entry.parent == self._tmp or (
-                _BLOB_ID.fullmatch(name) and name not in referenced
-            ):
+        for entry, is_temp in self._iter_files():
+            if is_temp or (_BLOB_ID.fullmatch(entry.name) and entry.name not in referenced):
                 try:
                     if entry.stat().st_mtime <= cutoff:
-                        entry.unlink()
+                        os.unlink(entry.path)
                         removed += 1
                 except FileNotFoundError:
                     pass
         return removed
 
-    def _iter_files(self) -> Iterable[Path]:
-        if self._tmp.is_dir():
-            yield from (p for p in self._tmp.iterdir() if p.is_file())
-        for top in self.root.iterdir():
-            if top == self._tmp or not top.is_dir() or len(top.name) != 2:
-                continue
-            for mid in top.iterdir():
-                if mid.is_dir():
-                    yield from (p for p in mid.iterdir() if p.is_file())
+    def _iter_files(self) -> Iterator[tuple[os.DirEntry[str], bool]]:
+        """(entry, is_temp) for every file under the root's two fan-out levels."""
+        def files(folder: str | Path) -> Iterator[os.DirEntry[str]]:
+            try:
+                with os.scandir(folder) as it:
+                    yield from (e for e in it if e.is_file(follow_symlinks=False))
+            except (FileNotFoundError, NotADirectoryError):
+                return
+
+        def dirs(folder: str | Path, skip: str = "") -> list[str]:
+            try:
+                with os.scandir(folder) as it:
+                    return [e.path for e in it if e.is_dir(follow_symlinks=False)
+                            and len(e.name) == 2 and e.path != skip]
+            except FileNotFoundError:
+                return []
+
+        yield from ((e, True) for e in files(self._tmp))
+        for top in dirs(self.root, skip=str(self._tmp)):
+            for mid in dirs(top):
+                yield from ((e, False) for e in files(mid))
