@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshal
 import mmap
 import tracemalloc
 from datetime import datetime, timedelta, timezone
@@ -17,7 +18,7 @@ from mailgate.mime import (
 )
 from mailgate.mime.addresses import parse_address_list
 from mailgate.mime.envelope import parse_date
-from mailgate.mime.summary import _summarize
+from mailgate.mime.summary import _summarize, summary_head, wire_items
 from mailgate.mime.params import join_rfc2231, parse_content_type, parse_cte
 from mailgate.mime.transfer import decode_base64, decode_qp, rewrite_header
 
@@ -200,6 +201,27 @@ def test_round_trip() -> None:
     assert t.subject == "nested" and t.from_ == b"a@example.com"
 
 
+def test_wire_items_slice_the_stored_summary() -> None:
+    s = summarize(NESTED)
+    stored = s.to_bytes()
+    assert wire_items(stored) == (s.envelope, s.body, s.bodystructure)
+    assert summary_head(stored) == (s.size, s.header_end, s.has_nul)
+    assert section_range(s, "") == (0, s.size) and section_range(s, "TEXT") == (s.header_end, s.size)
+
+
+def test_format_1_rows_still_load() -> None:
+    """Summaries stored before format 2 (one marshal tuple) keep working."""
+    s = summarize(NESTED)
+    date = (s.date.timestamp(), int(s.date.utcoffset().total_seconds())) if s.date else None
+    old = marshal.dumps((1, s.size, s.envelope, s.body, s.bodystructure, s.header_end,
+                         tuple(tuple(p) for p in s.parts), s.has_nul, s.lines, date, s.subject,
+                         s.subject_raw, s.from_, s.to, s.cc, s.bcc, s.message_id, s.in_reply_to,
+                         s.references))
+    assert MessageSummary.from_bytes(old) == s
+    assert wire_items(old) == (s.envelope, s.body, s.bodystructure)
+    assert summary_head(old) == (s.size, s.header_end, s.has_nul)
+
+
 def test_round_trip_keeps_date_offset() -> None:
     s = summarize(msg("Date: Mon, 1 Jan 2024 10:00:00 -0330", "", ""))
     t = MessageSummary.from_bytes(s.to_bytes())
@@ -235,6 +257,8 @@ def _check_ranges(buf: bytes) -> None:
         rng = section_range(s, section)
         assert rng is None or 0 <= rng[0] <= rng[1] <= len(buf)
     assert MessageSummary.from_bytes(s.to_bytes()) == s
+    assert wire_items(s.to_bytes()) == (s.envelope, s.body, s.bodystructure)
+    assert summary_head(s.to_bytes()) == (s.size, s.header_end, s.has_nul)
     search_text(buf, s)
     for n in range(1, min(len(s.parts), 4) + 1):
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import marshal
 import re
+import struct
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
@@ -20,7 +21,16 @@ from .params import get_param
 from .structure import Buffer, Node, count_lf, parse_tree
 from .text import decode_header
 
-_FORMAT = 1
+_FORMAT = 1  # format 1: one marshal tuple (rows stored before format 2 still load)
+# Format 2: b"MGS2", a fixed head (the lengths of ENVELOPE, BODY and
+# BODYSTRUCTURE, size, header_end, has_nul), those three wire forms, then a
+# marshal tuple of the rest.  A header-first sync (FETCH ENVELOPE
+# BODYSTRUCTURE of thousands of messages) slices three byte strings out of
+# each row, and BODY[]/BODY[HEADER]/BODY[TEXT] need only the head, instead
+# of unmarshalling the part table.
+_MAGIC2 = b"MGS2"
+_LENGTHS = struct.Struct("<IIIQQB")
+_WIRE_START = len(_MAGIC2) + _LENGTHS.size
 LEAF, MULTIPART, MESSAGE = 0, 1, 2
 
 
@@ -70,24 +80,63 @@ class MessageSummary:
         if self.date is not None:
             off = self.date.utcoffset() or timedelta(0)
             date = (self.date.timestamp(), int(off.total_seconds()))
-        return marshal.dumps((
-            _FORMAT, self.size, self.envelope, self.body, self.bodystructure,
-            self.header_end, tuple(tuple(p) for p in self.parts), self.has_nul,
+        rest = marshal.dumps((
+            self.size, self.header_end, tuple(tuple(p) for p in self.parts), self.has_nul,
             self.lines, date, self.subject, self.subject_raw, self.from_, self.to,
             self.cc, self.bcc, self.message_id, self.in_reply_to, self.references,
         ))
+        head = _LENGTHS.pack(len(self.envelope), len(self.body), len(self.bodystructure), self.size,
+                             self.header_end, self.has_nul)
+        return b"".join((_MAGIC2, head,
+                         self.envelope, self.body, self.bodystructure, rest))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> MessageSummary:
-        t = marshal.loads(data)
-        if t[0] != _FORMAT:
-            raise ValueError(f"unknown summary format {t[0]!r}")
+        if data[:4] == _MAGIC2:
+            envelope, body, bodystructure = wire_items(data)
+            t = marshal.loads(memoryview(data)[_WIRE_START + len(envelope) + len(body) + len(bodystructure):])
+            (size, header_end, parts, has_nul, lines, date_t), rest = t[:6], t[6:]
+        else:
+            t = marshal.loads(data)
+            if t[0] != _FORMAT:
+                raise ValueError(f"unknown summary format {t[0]!r}")
+            size, envelope, body, bodystructure, header_end, parts, has_nul, lines, date_t = t[1:10]
+            rest = t[10:]
         date = None
-        if t[9] is not None:
-            ts, off = t[9]
+        if date_t is not None:
+            ts, off = date_t
             date = datetime.fromtimestamp(ts, timezone(timedelta(seconds=off)))
-        return cls(t[1], t[2], t[3], t[4], t[5], tuple(Part._make(p) for p in t[6]),
-                   t[7], t[8], date, *t[10:])
+        return cls(size, envelope, body, bodystructure, header_end, tuple(Part._make(p) for p in parts),
+                   has_nul, lines, date, *rest)
+
+
+class SummaryHead(NamedTuple):
+    """What whole-message sections need: BODY[] is [0, size), BODY[HEADER]
+    [0, header_end), BODY[TEXT] [header_end, size)."""
+
+    size: int
+    header_end: int
+    has_nul: bool
+
+
+def summary_head(data: bytes) -> SummaryHead:
+    """The head of a stored summary, without loading the rest of it."""
+    if data[:4] != _MAGIC2:
+        s = MessageSummary.from_bytes(data)
+        return SummaryHead(s.size, s.header_end, s.has_nul)
+    _, _, _, size, header_end, has_nul = _LENGTHS.unpack_from(data, 4)
+    return SummaryHead(size, header_end, bool(has_nul))
+
+
+def wire_items(data: bytes) -> tuple[bytes, bytes, bytes]:
+    """(ENVELOPE, BODY, BODYSTRUCTURE) wire forms of a stored summary,
+    without loading the rest of it."""
+    if data[:4] != _MAGIC2:
+        s = MessageSummary.from_bytes(data)
+        return s.envelope, s.body, s.bodystructure
+    a, b, c = _LENGTHS.unpack_from(data, 4)[:3]
+    e = _WIRE_START + a
+    return data[_WIRE_START:e], data[e:e + b], data[e + b:e + b + c]
 
 
 def _flatten(root: Node) -> tuple[Part, ...]:

@@ -212,3 +212,62 @@ def test_date_time_round_trip(day: dt.date, offset_minutes: int) -> None:
     wire = to_bytes(r.FetchResponse(1, (r.FetchInternalDate(value),)))
     quoted = wire[wire.index(b'"'):wire.rindex(b'"') + 1]
     assert g.date_time(g.Cursor(quoted)) == value
+
+
+# -- FetchRows: the batched form writes exactly what one FetchResponse per message would ----
+
+_ROW_VALUES = {
+    "UID": st.integers(1, 2**32 - 1),
+    "RFC822.SIZE": st.integers(0, 2**31),
+    "MODSEQ": st.integers(1, 2**63 - 1),
+    "FLAGS": st.lists(st.sampled_from(["\\Seen", "\\Answered", "\\Flagged", "$Label1", "work"]),
+                      unique=True, max_size=4).map(tuple),
+    "INTERNALDATE": st.datetimes(min_value=dt.datetime(1970, 1, 2), max_value=dt.datetime(2200, 1, 1),
+                                 timezones=st.sampled_from([dt.timezone.utc,
+                                                            dt.timezone(dt.timedelta(hours=-7)),
+                                                            dt.timezone(dt.timedelta(minutes=330))])),
+    "ENVELOPE": st.just(b'(NIL "100%s %d" NIL NIL NIL NIL NIL NIL NIL "<a@b>")'),
+    "BODY": st.just(b'("text" "plain" NIL NIL NIL "7bit" 3 1)'),
+    "BODYSTRUCTURE": st.just(b'("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 3 1 NIL NIL NIL NIL)'),
+}
+
+
+def _as_item(name: str, value: object) -> r.FetchData:
+    if name == "FLAGS":
+        return r.FetchFlags(value)  # type: ignore[arg-type]
+    if name == "MODSEQ":
+        return r.FetchModSeq(value)  # type: ignore[arg-type]
+    if name == "INTERNALDATE":
+        return r.FetchInternalDate(value)  # type: ignore[arg-type]
+    if name in ("UID", "RFC822.SIZE"):
+        return r.FetchNumber(name, value)  # type: ignore[arg-type]
+    return r.FetchRaw(name, value)  # type: ignore[arg-type]
+
+
+@st.composite
+def _fetch_rows(draw: st.DrawFn) -> r.FetchRows:
+    names = draw(st.lists(st.sampled_from(sorted(_ROW_VALUES)), unique=True, min_size=1))
+    rows = draw(st.lists(st.tuples(st.integers(1, 10**6), *[_ROW_VALUES[n] for n in names]), max_size=5))
+    return r.FetchRows(tuple(names), tuple(rows))
+
+
+@given(_fetch_rows())
+@settings(max_examples=200, deadline=None)
+def test_fetch_rows_equal_one_response_per_row(resp: r.FetchRows) -> None:
+    expected = b"".join(
+        to_bytes(r.FetchResponse(row[0], tuple(_as_item(n, v) for n, v in zip(resp.items, row[1:]))))
+        for row in resp.rows)
+    assert to_bytes(resp) == expected
+
+
+def test_fetch_rows_header_sync_line() -> None:
+    when = dt.datetime(2024, 3, 5, 7, 8, 9, tzinfo=dt.timezone.utc)
+    resp = r.FetchRows(("UID", "FLAGS", "RFC822.SIZE", "INTERNALDATE", "ENVELOPE", "MODSEQ"),
+                       ((3, 17, ("\\Seen",), 1234, when, b"(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)", 9),))
+    assert to_bytes(resp) == (b'* 3 FETCH (UID 17 FLAGS (\\Seen) RFC822.SIZE 1234 INTERNALDATE "05-Mar-2024 07:08:09'
+                              b' +0000" ENVELOPE (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) MODSEQ (9))\r\n')
+
+
+def test_fetch_rows_refuse_unknown_items() -> None:
+    with pytest.raises(TypeError, match="not a FETCH row item"):
+        to_bytes(r.FetchRows(("BODY[]",), ((1, b"x"),)))

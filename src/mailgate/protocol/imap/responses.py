@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
+from typing import Any
 
 from .literal import LiteralStream
 from .sequence import SequenceSet
@@ -349,23 +350,27 @@ class FetchResponse:
     items: tuple[FetchData, ...]
 
 
+# The items a FetchRows column may hold, and the type of its values.
+ROW_ITEMS = {
+    "UID": int, "RFC822.SIZE": int, "MODSEQ": int,
+    "FLAGS": tuple,  # tuple[str, ...]
+    "INTERNALDATE": _dt.datetime,
+    "ENVELOPE": bytes, "BODY": bytes, "BODYSTRUCTURE": bytes,  # wire forms from delivery
+}
+
+
 @_frozen
-class FetchBatch:
-    """Several FETCH answers written as one: header-first syncs of thousands
-    of messages go out a batch at a time instead of one response each."""
+class FetchRows:
+    """Many FETCH answers carrying the same items, one row per message: a
+    header-first sync (UID FLAGS RFC822.SIZE ENVELOPE BODYSTRUCTURE of
+    thousands of messages) or a flag resync of a big folder, written a batch
+    at a time. ``items`` names the columns in response order (keys of
+    ROW_ITEMS); each row is (seq, one value per item)."""
 
-    responses: tuple[FetchResponse, ...]
-
-
-@_frozen
-class FlagFetchBatch:
-    """Many "* n FETCH (UID u FLAGS (...) MODSEQ (m))" answers at once, for a
-    FETCH of only UID/FLAGS/MODSEQ (a client's flag resync of a big folder).
-    Each row is (seq, uid or None, flags or None, modseq or None)."""
-
-    rows: tuple[tuple[int, int | None, tuple[str, ...] | None, int | None], ...]
+    items: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
 
 
 Response = (Tagged | Condition | Continuation | Capabilities | Exists | Recent | Expunged | Vanished
             | Flags | Enabled | IdData | SearchResult | ESearch | SortResult | ThreadResult | ListItem
-            | StatusData | NamespaceData | Quota | QuotaRoot | FetchResponse | FetchBatch | FlagFetchBatch)
+            | StatusData | NamespaceData | Quota | QuotaRoot | FetchResponse | FetchRows)

@@ -305,25 +305,37 @@ def _fetch(resp: r.FetchResponse, ctx: _Ctx) -> list[Piece]:
     return out
 
 
-def _fetch_batch(resp: r.FetchBatch, ctx: _Ctx) -> list[Piece]:
-    out: list[Piece] = []
-    for one in resp.responses:
-        out.extend(_fetch(one, ctx))
-    return out
+# FetchRows columns: (template piece, converter of the value or None).
+_ROW_COLUMNS: dict[str, tuple[bytes, Callable[[Any], bytes] | None]] = {
+    "UID": (b"UID %d", None),
+    "RFC822.SIZE": (b"RFC822.SIZE %d", None),
+    "MODSEQ": (b"MODSEQ (%d)", None),
+    "FLAGS": (b"%b", _flag_list),
+    "INTERNALDATE": (b"INTERNALDATE %b", format_date_time),
+    "ENVELOPE": (b"ENVELOPE %b", None),
+    "BODY": (b"BODY %b", None),
+    "BODYSTRUCTURE": (b"BODYSTRUCTURE %b", None),
+}
 
 
-def _flag_batch(resp: r.FlagFetchBatch, ctx: _Ctx) -> list[Piece]:
-    out = bytearray()
-    for seq, uid, flags, modseq in resp.rows:
-        parts = []
-        if uid is not None:
-            parts.append(b"UID %d" % uid)
-        if flags is not None:
-            parts.append(_flag_list(flags))
-        if modseq is not None:
-            parts.append(b"MODSEQ (%d)" % modseq)
-        out += b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts))
-    return [bytes(out)]
+def _fetch_rows(resp: r.FetchRows, ctx: _Ctx) -> list[Piece]:
+    """One template per batch, one %-format per message: the hot path of a
+    header-first sync."""
+    try:
+        columns = [_ROW_COLUMNS[name] for name in resp.items]
+    except KeyError as exc:
+        raise TypeError(f"not a FETCH row item: {exc}") from None
+    template = b"* %d FETCH (" + b" ".join(piece for piece, _ in columns) + b")\r\n"
+    convert = [(i + 1, fn) for i, (_, fn) in enumerate(columns) if fn is not None]
+    if not convert:
+        return [b"".join([template % row for row in resp.rows])]
+    out = []
+    for row in resp.rows:
+        values = list(row)
+        for i, fn in convert:
+            values[i] = fn(values[i])
+        out.append(template % tuple(values))
+    return [b"".join(out)]
 
 
 _ENCODERS: dict[type, Callable[[Any, _Ctx], list[Piece]]] = {
@@ -348,8 +360,7 @@ _ENCODERS: dict[type, Callable[[Any, _Ctx], list[Piece]]] = {
     r.Quota: _quota,
     r.QuotaRoot: _quotaroot,
     r.FetchResponse: _fetch,
-    r.FlagFetchBatch: _flag_batch,
-    r.FetchBatch: _fetch_batch,
+    r.FetchRows: _fetch_rows,
 }
 
 

@@ -23,7 +23,9 @@ changes as a side effect).
 
 from __future__ import annotations
 
+import asyncio
 import io
+import os
 from bisect import bisect_left
 import mmap
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -46,7 +48,7 @@ from .updates import flags_of
 __all__ = ["FetchOutcome", "fetch_responses", "MarkSeen", "BATCH", "STREAM_THRESHOLD"]
 
 BATCH = 500  # UIDs per store.get_messages call
-FLAG_BATCH = 2000  # UID/FLAGS/MODSEQ-only answers per FlagFetchBatch
+FLAG_BATCH = 2000  # UID/FLAGS/MODSEQ-only rows per FetchRows
 STREAM_THRESHOLD = 64 * 1024  # sections larger than this go out as a LiteralStream
 SEEN = "\\Seen"
 
@@ -185,32 +187,39 @@ class _BlobRange:
 
 
 class _Blob:
-    """One message's blob, opened lazily while its response is built."""
+    """One message's blob, opened lazily while its response is built (a raw
+    descriptor read with os.pread: the cheapest way to read thousands of
+    small files one after another)."""
 
     def __init__(self, ctx: SessionContext, message: Message) -> None:
         self._ctx = ctx
         self.message = message
-        self._fh: BinaryIO | None = None
+        self._fd: int | None = None
         self._map: mmap.mmap | None = None
 
-    def _file(self) -> BinaryIO:
-        if self._fh is None:
-            self._fh = self._ctx.blobs.open(self.message.blob_id)
-        return self._fh
+    def _descriptor(self) -> int:
+        if self._fd is None:
+            self._fd = self._ctx.blobs.open_fd(self.message.blob_id)
+        return self._fd
 
     def read(self, start: int, end: int) -> bytes:
         if end <= start:
             return b""
-        f = self._file()
-        f.seek(start)
-        return f.read(end - start)
+        fd = self._descriptor()
+        data = os.pread(fd, end - start, start)
+        while len(data) < end - start:  # short reads are legal; EOF means a truncated blob
+            more = os.pread(fd, end - start - len(data), start + len(data))
+            if not more:
+                raise StorageError(f"blob {self.message.blob_id} is shorter than its record")
+            data += more
+        return data
 
     def buffer(self) -> bytes | mmap.mmap:
         """The whole message for BINARY's transforms, mapped, not read."""
         if self.message.size == 0:
             return b""
         if self._map is None:
-            self._map = mmap.mmap(self._file().fileno(), 0, access=mmap.ACCESS_READ)
+            self._map = mmap.mmap(self._descriptor(), 0, access=mmap.ACCESS_READ)
         return self._map
 
     def path(self) -> str:
@@ -220,9 +229,9 @@ class _Blob:
         if self._map is not None:
             self._map.close()
             self._map = None
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def _section_spec(section: Section) -> str:
@@ -242,9 +251,39 @@ def _clip(start: int, end: int, partial: tuple[int, int] | None) -> tuple[int, i
     return a, min(a + count, end)
 
 
-def _body_value(blob: _Blob, summary: mime.MessageSummary, item: _Body) -> bytes | LiteralStream | None:
-    spec = _section_spec(item.section)
-    rng = mime.section_range(summary, spec)
+class _Stored:
+    """A message's stored summary, loaded no further than its items need:
+    the wire forms and the head (size, header end, NUL) are slices of the
+    stored bytes; only part-level sections and BINARY load the part table."""
+
+    __slots__ = ("data", "_full")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._full: mime.MessageSummary | None = None
+
+    def full(self) -> mime.MessageSummary:
+        if self._full is None:
+            self._full = mime.MessageSummary.from_bytes(self.data)
+        return self._full
+
+
+_TOP_TEXTS = frozenset({None, "", "HEADER", "TEXT", "HEADER.FIELDS", "HEADER.FIELDS.NOT"})
+
+
+def _section_bounds(stored: _Stored, section: Section) -> tuple[tuple[int, int] | None, bool]:
+    """(byte range or None when the part does not exist, has_nul)."""
+    if not section.part and section.text in _TOP_TEXTS:
+        size, header_end, has_nul = mime.summary_head(stored.data)
+        if section.text == "TEXT":
+            return (header_end, size), has_nul
+        return ((0, size) if not section.text else (0, header_end)), has_nul
+    summary = stored.full()
+    return mime.section_range(summary, _section_spec(section)), summary.has_nul
+
+
+def _body_value(blob: _Blob, stored: _Stored, item: _Body) -> bytes | LiteralStream | None:
+    rng, has_nul = _section_bounds(stored, item.section)
     if rng is None:
         return None  # no such part: NIL
     start, end = rng
@@ -255,12 +294,12 @@ def _body_value(blob: _Blob, summary: mime.MessageSummary, item: _Body) -> bytes
         if item.partial is not None:
             a, b = _clip(0, len(data), item.partial)
             data = data[a:b]
-        return mime.nul_to_0x80(data) if summary.has_nul else data
+        return mime.nul_to_0x80(data) if has_nul else data
     start, end = _clip(start, end, item.partial)
     if end - start > STREAM_THRESHOLD:
-        return LiteralStream(end - start, _BlobRange(blob.path(), start, end - start, summary.has_nul))
+        return LiteralStream(end - start, _BlobRange(blob.path(), start, end - start, has_nul))
     data = blob.read(start, end)
-    return mime.nul_to_0x80(data) if summary.has_nul else data
+    return mime.nul_to_0x80(data) if has_nul else data
 
 
 def _binary_value(blob: _Blob, summary: mime.MessageSummary, part: tuple[int, ...],
@@ -297,37 +336,33 @@ def _build(ctx: SessionContext, view: SelectedFolder, plan: _Plan, uid: int, seq
         out.append(r.FetchNumber("UID", uid))
     if plan.want_flags:
         out.append(r.FetchFlags(flags_of(ctx, meta)))
-    summary: mime.MessageSummary | None = None
+    assert message is not None  # _build serves plans with body items: records are loaded
+    stored = _Stored(message.summary)
     blob: _Blob | None = None
     try:
         for item in plan.items:
             if isinstance(item, FetchAttr):
-                assert message is not None
                 name = item.name
                 if name == "INTERNALDATE":
                     out.append(r.FetchInternalDate(message.internaldate))
                 elif name == "RFC822.SIZE":
                     out.append(r.FetchNumber("RFC822.SIZE", message.size))
                 else:
-                    if summary is None:
-                        summary = mime.MessageSummary.from_bytes(message.summary)
-                    value = {"ENVELOPE": summary.envelope, "BODY": summary.body,
-                             "BODYSTRUCTURE": summary.bodystructure}[name]
+                    envelope, body, bodystructure = mime.wire_items(message.summary)
+                    value = {"ENVELOPE": envelope, "BODY": body, "BODYSTRUCTURE": bodystructure}[name]
                     out.append(r.FetchRaw(name, value))
                 continue
-            assert message is not None
-            if summary is None:
-                summary = mime.MessageSummary.from_bytes(message.summary)
             if blob is None:
                 blob = _Blob(ctx, message)
             try:
                 if isinstance(item, _Body):
-                    out.append(r.FetchSection(item.name, _body_value(blob, summary, item)))
+                    out.append(r.FetchSection(item.name, _body_value(blob, stored, item)))
                 elif isinstance(item, FetchBinary):
                     out.append(r.FetchSection(item.response_name(),
-                                              _binary_value(blob, summary, item.part, item.partial)))
+                                              _binary_value(blob, stored.full(), item.part, item.partial)))
                 elif isinstance(item, FetchBinarySize):
-                    out.append(r.FetchNumber(item.response_name(), _binary_size(blob, summary, item.part)))
+                    out.append(r.FetchNumber(item.response_name(),
+                                             _binary_size(blob, stored.full(), item.part)))
             except mime.BinaryError as exc:
                 # RFC 3516 / corpus 049: the item is left out, the rest of
                 # the message's items still go out, the command ends NO.
@@ -344,22 +379,71 @@ def _build(ctx: SessionContext, view: SelectedFolder, plan: _Plan, uid: int, seq
     return r.FetchResponse(seq, tuple(out))
 
 
-def _flag_batch(ctx: SessionContext, view: SelectedFolder, plan: _Plan, uids: Sequence[int]) -> r.FlagFetchBatch:
-    rows = []
-    meta_of, gone = view.meta, view.gone
-    position = bisect_left(view.uids, uids[0]) if uids else 0
-    numbers = view.uids
+def _row_items(plan: _Plan) -> tuple[str, ...]:
+    """The FetchRows columns of a plan without body sections, in the order
+    _build would write them."""
+    names = [item.name for item in plan.items if isinstance(item, FetchAttr)]
+    return (*(("UID",) if plan.want_uid else ()), *(("FLAGS",) if plan.want_flags else ()),
+            *names, *(("MODSEQ",) if plan.want_modseq else ()))
+
+
+def _rows(ctx: SessionContext, view: SelectedFolder, items: tuple[str, ...], uids: Sequence[int],
+          records: dict[int, Message] | None) -> r.FetchRows:
+    """Rows for ``uids`` (ascending): from the view alone when ``records``
+    is None (UID/FLAGS/MODSEQ), else also from each message's record and the
+    summary's wire forms (messages expunged meanwhile are left out)."""
+    wire = {"ENVELOPE": 0, "BODY": 1, "BODYSTRUCTURE": 2}
+    getters: list[Callable[[int, MessageMeta, Message | None, tuple[bytes, bytes, bytes] | None], object]] = []
+    for name in items:
+        if name == "UID":
+            getters.append(lambda uid, meta, m, w: uid)
+        elif name == "FLAGS":
+            getters.append(lambda uid, meta, m, w: flags_of(ctx, meta))
+        elif name == "MODSEQ":
+            getters.append(lambda uid, meta, m, w: meta.modseq)
+        elif name == "RFC822.SIZE":
+            getters.append(lambda uid, meta, m, w: m.size)  # type: ignore[union-attr]
+        elif name == "INTERNALDATE":
+            getters.append(lambda uid, meta, m, w: m.internaldate)  # type: ignore[union-attr]
+        else:
+            getters.append(lambda uid, meta, m, w, i=wire[name]: w[i])  # type: ignore[index]
+    needs_wire = any(name in wire for name in items)
+    out = []
+    meta_of, gone, numbers = view.meta, view.gone, view.uids
+    position = bisect_left(numbers, uids[0]) if uids else 0
     for uid in uids:
         meta = meta_of.get(uid)
         if meta is None or uid in gone:
             continue
+        message = None
+        if records is not None:
+            message = records.get(uid)
+            if message is None:
+                continue  # expunged meanwhile by another session
         # uids ascend, so the sequence number is found by walking forward.
         while numbers[position] != uid:
             position += 1
-        rows.append((position + 1, uid if plan.want_uid else None,
-                     flags_of(ctx, meta) if plan.want_flags else None,
-                     meta.modseq if plan.want_modseq else None))
-    return r.FlagFetchBatch(tuple(rows))
+        w = mime.wire_items(message.summary) if needs_wire and message is not None else None
+        out.append((position + 1, *[get(uid, meta, message, w) for get in getters]))
+    return r.FetchRows(items, tuple(out))
+
+
+async def _record_batches(ctx: SessionContext, folder_id: int,
+                          chunks: list[Sequence[int]]) -> AsyncIterator[tuple[Sequence[int], dict[int, Message]]]:
+    """(chunk, its records by UID), reading the next chunk while the caller
+    formats and writes this one (the SQLite thread runs without the GIL for
+    much of a query, so the two overlap on a second core)."""
+    pending = asyncio.ensure_future(ctx.store.get_messages(folder_id, chunks[0])) if chunks else None
+    try:
+        for i, chunk in enumerate(chunks):
+            assert pending is not None
+            got = await pending
+            pending = (asyncio.ensure_future(ctx.store.get_messages(folder_id, chunks[i + 1]))
+                       if i + 1 < len(chunks) else None)
+            yield chunk, {m.uid: m for m in got}
+    finally:
+        if pending is not None:
+            pending.cancel()
 
 
 async def _default_mark_seen(ctx: SessionContext, view: SelectedFolder, uids: list[int]) -> None:
@@ -370,7 +454,7 @@ async def _default_mark_seen(ctx: SessionContext, view: SelectedFolder, uids: li
 
 async def fetch_responses(ctx: SessionContext, cmd: Fetch, *, outcome: FetchOutcome | None = None,
                           mark_seen: MarkSeen | None = None,
-                          batch: int = BATCH) -> AsyncIterator[r.FetchResponse | r.FetchBatch | r.FlagFetchBatch]:
+                          batch: int = BATCH) -> AsyncIterator[r.FetchResponse | r.FetchRows]:
     """The untagged FETCH responses of ``cmd`` over the selected view.
 
     Numbers that do not exist are left out (numbers.resolve_uids, the same
@@ -398,14 +482,18 @@ async def fetch_responses(ctx: SessionContext, cmd: Fetch, *, outcome: FetchOutc
     if not plan.items and not plan.needs_record:
         # Only UID/FLAGS/MODSEQ: all from the view, answered in batches
         # (a client resyncing the flags of a 100,000-message folder).
+        items = _row_items(plan)
         for chunk in batched(uids, FLAG_BATCH):
-            yield _flag_batch(ctx, view, plan, chunk)
+            yield _rows(ctx, view, items, chunk, None)
+        return
+    if not plan.needs_blob:
+        # Sizes, dates, envelopes, structures: rows a batch at a time.
+        items = _row_items(plan)
+        async for chunk, records in _record_batches(ctx, view.folder.id, list(batched(uids, batch))):
+            yield _rows(ctx, view, items, chunk, records)
         return
     may_set_seen = plan.sets_seen and not view.readonly
-    for chunk in batched(uids, batch):
-        records: dict[int, Message] = {}
-        if plan.needs_record:
-            records = {m.uid: m for m in await ctx.store.get_messages(view.folder.id, chunk)}
+    async for chunk, records in _record_batches(ctx, view.folder.id, list(batched(uids, batch))):
         seen_now: set[int] = set()
         if may_set_seen:
             todo = [u for u in chunk if (not plan.needs_record or u in records)
@@ -417,7 +505,6 @@ async def fetch_responses(ctx: SessionContext, cmd: Fetch, *, outcome: FetchOutc
                     await mark_seen(todo)
                 seen_now = {u for u in todo if u in view.meta and SEEN in view.meta[u].flags}
                 outcome.seen.extend(sorted(seen_now))
-        batch_out: list[r.FetchResponse] = []
         for uid in chunk:
             meta = view.meta.get(uid)
             seq = view.seq_of(uid)
@@ -426,11 +513,5 @@ async def fetch_responses(ctx: SessionContext, cmd: Fetch, *, outcome: FetchOutc
             message = records.get(uid)
             if plan.needs_record and message is None:
                 continue  # expunged meanwhile by another session
-            response = _build(ctx, view, plan, uid, seq, meta, message, uid in seen_now, outcome)
-            if plan.needs_blob:
-                yield response  # bodies may stream: one at a time
-            else:
-                batch_out.append(response)
-        if batch_out:
-            # Envelopes, structures, sizes: small, so a batch goes out as one.
-            yield r.FetchBatch(tuple(batch_out))
+            # Bodies may stream: one response at a time.
+            yield _build(ctx, view, plan, uid, seq, meta, message, uid in seen_now, outcome)
