@@ -133,3 +133,13 @@ async def test_unknown_account_costs_the_same_as_a_wrong_password(runtime) -> No
     unknown = statistics.median([await timed("nobody@example.com") for _ in range(5)])
     wrong = statistics.median([await timed("a@example.com") for _ in range(5)])
     assert 0.4 < unknown / wrong < 2.5
+
+
+def test_dummy_hash_costs_what_a_real_one_does() -> None:
+    """Unknown addresses verify against DUMMY_HASH: it must carry the current
+    argon2 parameters, or an unknown user would answer faster than a wrong password."""
+    from mailgate.directory.passwords import DUMMY_HASH, needs_rehash, verify_password
+
+    assert not needs_rehash(DUMMY_HASH)
+    assert verify_password(DUMMY_HASH, "mailgate-dummy-password")
+    assert not verify_password(DUMMY_HASH, "anything else")
