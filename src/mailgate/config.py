@@ -17,6 +17,7 @@ ENV_DATA = "MAILGATE_DATA"
 
 
 ROLES = ("all", "frontend", "backend")
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
 
 
 class ConfigError(Exception):
@@ -48,6 +49,8 @@ class Config:
     # orphan-blob sweep (it walks every blob file: on a big store that is
     # disk and CPU a server just started should give to its clients first).
     orphan_sweep_delay: float = 600.0
+    # [server] event_loop: "auto" (uvloop when installed), "uvloop" or "asyncio".
+    event_loop: str = "auto"
 
     @property
     def config_file(self) -> Path:
@@ -99,8 +102,15 @@ def load_config(data_dir: Path) -> Config:
         roles=tuple(roles),
         backend_address=str(server.get("backend_address") or "127.0.0.1"),
         backend_ca_file=rel(tls.get("backend_ca"), "") if tls.get("backend_ca") else None,
+        event_loop=_choice(server.get("event_loop", "auto"), EVENT_LOOPS, path, "[server] event_loop"),
         orphan_sweep_delay=_seconds(store.get("orphan_sweep_delay", 600), path, "[store] orphan_sweep_delay"),
     )
+
+
+def _choice(value: object, choices: tuple[str, ...], path: Path, name: str) -> str:
+    if value not in choices:
+        raise ConfigError(f"{path}: {name} must be one of {', '.join(choices)}, not {value!r}")
+    return str(value)
 
 
 def _seconds(value: object, path: Path, name: str) -> float:

@@ -20,6 +20,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert config.node == "mail1"
     assert config.roles == ("all",)
     assert config.orphan_sweep_delay == 600.0  # the first orphan sweep waits ten minutes
+    assert config.event_loop == "auto"  # uvloop when installed
     assert config.store_url == "sqlite://" + str(tmp_path / "mailgate.db")
 
 
@@ -38,4 +39,13 @@ def test_unknown_role_is_refused(tmp_path: Path) -> None:
     text = render_config("h", "n").replace("[server]\n", '[server]\nroles = ["web"]\n', 1)
     (tmp_path / "mailgate.toml").write_text(text)
     with pytest.raises(ConfigError, match="roles must be some of"):
+        load_config(tmp_path)
+
+
+def test_event_loop_choice(tmp_path: Path) -> None:
+    text = render_config("h", "n").replace("[server]\n", '[server]\nevent_loop = "asyncio"\n', 1)
+    (tmp_path / "mailgate.toml").write_text(text)
+    assert load_config(tmp_path).event_loop == "asyncio"
+    (tmp_path / "mailgate.toml").write_text(text.replace('"asyncio"', '"trio"'))
+    with pytest.raises(ConfigError, match="event_loop must be one of auto, uvloop, asyncio"):
         load_config(tmp_path)

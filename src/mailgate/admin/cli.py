@@ -86,6 +86,21 @@ def init(data, hostname, tls_cert, tls_key, unprivileged_ports, bind, force) -> 
     click.echo(f"  ports          {kind}: " + ", ".join(f"{k} {v}" for k, v in report.ports.items()))
 
 
+def _run_event_loop(coro, choice: str) -> int:
+    """Run the server on uvloop when it is installed (libuv's C transports:
+    less CPU per read/write and less memory per idle connection), else on
+    asyncio's own loop; [server] event_loop = "asyncio" forces the latter."""
+    if choice != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                raise ConfigError("[server] event_loop = \"uvloop\" but uvloop is not installed") from None
+        else:
+            return uvloop.run(coro)
+    return asyncio.run(coro)
+
+
 @main.command()
 @data_option
 @click.option("--role", "role", type=click.Choice(["all", "frontend", "backend"]), default=None,
@@ -100,7 +115,7 @@ def serve(data, role) -> None:
     if role is not None:
         config = dataclasses.replace(config, roles=(role,))
     try:
-        code = asyncio.run(run_server(config))
+        code = _run_event_loop(run_server(config), config.event_loop)
     except (ops.OpError, ConfigError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     sys.exit(code)
