@@ -10,6 +10,7 @@ import ipaddress
 import poplib
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ from cryptography.x509.oid import NameOID
 
 from mailgate.delivery import deliver, ensure_default_folders
 from mailgate.directory.passwords import hash_password
+from mailgate.protocol.pop3 import unstuff
 from mailgate.runtime import Runtime
 from mailgate.storage.blobs import BlobStore
 from mailgate.storage.models import Account
@@ -433,3 +435,46 @@ async def test_too_many_bad_commands_close_the_connection(server: Pop3Server) ->
     assert lines[1:4] == [b"-ERR Unknown command.", b"-ERR Unknown command.",
                           b"-ERR Too many bad commands; closing the connection."]
     assert lines[4:] == [b""]
+
+
+async def test_activity_keeps_the_session_past_the_idle_timeout_then_it_ends(server: Pop3Server) -> None:
+    """The idle timer is armed once and moved only when it fires early: a
+    session busy for longer than the timeout must live on, an idle one end."""
+    server.runtime.pop = dataclasses.replace(server.runtime.pop, authenticated_connection_timeout=1)
+
+    def session() -> tuple[list[bytes], bytes]:
+        with socket.create_connection(("127.0.0.1", server.tls_port), timeout=10) as raw, \
+                server.client_tls.wrap_socket(raw, server_hostname="localhost") as sock:
+            reader = sock.makefile("rb")
+            reader.readline()
+            sock.sendall(f"USER {USER}\r\nPASS {PASSWORD}\r\n".encode())
+            reader.readline()
+            reader.readline()
+            replies = []
+            for _ in range(5):  # 5 x 0.4 s: twice the timeout, never idle for it
+                time.sleep(0.4)
+                sock.sendall(b"NOOP\r\n")
+                replies.append(reader.readline())
+            return replies, reader.read()  # now idle: the server ends it
+
+    replies, rest = await blocking(session)
+    assert replies == [b"+OK\r\n"] * 5
+    assert rest == b"-ERR Autologout; idle for too long.\r\n"
+
+
+async def test_many_pipelined_retrs_are_byte_exact(server: Pop3Server) -> None:
+    dotted = b"Subject: dots\r\n\r\n.\r\n..\r\n.x\r\nnot.at start\r\n\r\n."
+    extra = [await server.deliver(dotted + b"%d\r\n" % i) for i in range(20)]
+    numbers = list(range(1, 4 + len(extra)))
+    commands = f"USER {USER}\r\nPASS {PASSWORD}\r\n".encode()
+    commands += b"".join(b"RETR %d\r\n" % n for n in numbers) + b"QUIT\r\n"
+    received = await blocking(raw_exchange, server.tls_port, server.client_tls, commands,
+                              b"signing off.\r\n")
+    replies = received.split(b"\r\n", 3)[3]  # after the greeting, USER and PASS replies
+    expected = MESSAGES + [dotted + b"%d\r\n" % i for i in range(20)]
+    for data in expected:
+        head, _, replies = replies.partition(b"\r\n")
+        assert head == b"+OK %d octets" % len(data)
+        body, _, replies = replies.partition(b"\r\n.\r\n")
+        assert unstuff(body + b"\r\n.\r\n") == data
+    assert replies.startswith(b"+OK mail.example.com POP3 server signing off.")

@@ -448,3 +448,139 @@ async def test_uidl_survives_a_restart_of_a_sqlite_store(tmp_path: Path, locks) 
     first = await uidl_once()
     assert first.count(b"\r\n") == 5
     assert await uidl_once() == first
+
+
+# --- reading messages: whole in memory up to INLINE_READ_MAX, streamed above ---------
+
+
+def _big_message(size: int) -> bytes:
+    """size octets of CRLF lines, some starting with "."."""
+    head = b"Subject: big\r\n\r\n"
+    line = b".dotted line of forty octets padded xx\r\n"
+    body = line * ((size - len(head)) // len(line) + 1)
+    data = head + body
+    return data[: size - 2] + b"\r\n"
+
+
+def test_read_limits_are_named() -> None:
+    from mailgate.session import pop3_maildrop, pop3_messages
+
+    assert pop3_messages.INLINE_READ_MAX == 128 * 1024
+    assert pop3_messages.READ_CHUNK == 256 * 1024
+    assert pop3_maildrop.LOAD_BATCH == 500
+    assert pop3_maildrop.DENSE_UIDS_PER_MESSAGE == 2
+
+
+@pytest.mark.parametrize("extra", [0, 1])
+async def test_retr_and_top_around_the_inline_limit(env, locks, extra) -> None:
+    from mailgate.protocol.pop3 import Body
+    from mailgate.session.pop3_messages import INLINE_READ_MAX
+
+    runtime, _, folder_id = env
+    data = _big_message(INLINE_READ_MAX + extra)
+    assert len(data) == INLINE_READ_MAX + extra
+    await put(runtime, folder_id, data)
+    client = Client(runtime, locks)
+    await client.login()
+    wire = await client.send("RETR 1")
+    # Up to the limit the message is one in-memory Body; above it, a Stream.
+    kind = Body if extra == 0 else Stream
+    assert client.last is not None and isinstance(client.last.responses[0], kind)
+    head, _, body = wire.partition(b"\r\n")
+    assert head == b"+OK %d octets" % len(data)
+    assert body == b"".join(b"." + line if line.startswith(b".") else line
+                            for line in data.splitlines(keepends=True)) + b".\r\n"
+    assert unstuff(body) == data
+    top = await client.send("TOP 1 1")
+    assert isinstance(client.last.responses[0], kind)
+    assert top == b"+OK Top of message follows.\r\nSubject: big\r\n\r\n..dotted line of forty octets padded xx\r\n.\r\n"
+
+
+@pytest.mark.parametrize("extra", [0, 1])
+async def test_missing_blob_is_refused_before_any_reply(env, locks, extra) -> None:
+    from mailgate.session.pop3_messages import INLINE_READ_MAX
+
+    runtime, _, folder_id = env
+    await put(runtime, folder_id, _big_message(INLINE_READ_MAX + extra))
+    client = Client(runtime, locks)
+    await client.login()
+    [message] = await runtime.store.get_messages(folder_id, [1])
+    runtime.blobs.path(message.blob_id).unlink()
+    assert await client.send("RETR 1") == b"-ERR [SYS/TEMP] The message cannot be read now.\r\n"
+    assert await client.send("TOP 1 0") == b"-ERR [SYS/TEMP] The message cannot be read now.\r\n"
+    assert await client.send("NOOP") == b"+OK\r\n"  # the session goes on
+
+
+async def test_truncated_blob_is_refused_not_sent_short(filled, locks) -> None:
+    runtime, _, folder_id = filled
+    client = Client(runtime, locks)
+    await client.login()
+    [message] = await runtime.store.get_messages(folder_id, [1])
+    path = runtime.blobs.path(message.blob_id)
+    path.chmod(0o644)
+    path.write_bytes(MESSAGES[0][:5])
+    assert await client.send("RETR 1") == b"-ERR [SYS/TEMP] The message cannot be read now.\r\n"
+    wire = await client.send("RETR 2")  # the others are fine
+    assert unstuff(wire.partition(b"\r\n")[2]) == MESSAGES[1]
+
+
+# --- loading the maildrop at login -------------------------------------------------
+
+
+class _CountingStore:
+    """A store that counts the calls load_maildrop makes."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self.index_calls = 0
+        self.batches: list[int] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self._store, name)
+
+    async def message_index(self, folder_id: int):
+        self.index_calls += 1
+        return await self._store.message_index(folder_id)
+
+    async def get_messages(self, folder_id: int, uids):
+        self.batches.append(len(uids))
+        return await self._store.get_messages(folder_id, uids)
+
+
+async def test_dense_maildrop_loads_by_uid_ranges_in_batches(env, monkeypatch) -> None:
+    from mailgate.session import pop3_maildrop
+
+    runtime, account, folder_id = env
+    for i in range(7):
+        await put(runtime, folder_id, b"Subject: %d\r\n\r\nbody\r\n" % i)
+    await runtime.store.expunge(folder_id, [3])  # 6 of 7 UIDs used: dense
+    monkeypatch.setattr(pop3_maildrop, "LOAD_BATCH", 3)
+    spy = _CountingStore(runtime.store)
+    drop = await pop3_maildrop.load_maildrop(spy, account.id, descending=False)  # type: ignore[arg-type]
+    assert spy.index_calls == 0
+    assert spy.batches == [3, 3, 1]  # UID ranges 1-3, 4-6, 7
+    assert drop.uids == [1, 2, 4, 5, 6, 7]
+    assert [e.uid for _, e in [(n, drop.get(n)) for n in range(1, 7)] if e] == [1, 2, 4, 5, 6, 7]
+    folder = await runtime.store.get_folder(account.id, "INBOX")
+    assert drop.live_unique_ids()[0] == (1, f"{folder.uidvalidity}.1")
+    assert drop.totals() == (6, sum(drop.sizes))
+
+
+async def test_sparse_maildrop_loads_by_its_index(env, monkeypatch) -> None:
+    from mailgate.session import pop3_maildrop
+
+    runtime, account, folder_id = env
+    for i in range(9):
+        await put(runtime, folder_id, b"Subject: %d\r\n\r\nbody\r\n" % i)
+    await runtime.store.expunge(folder_id, [1, 2, 3, 4, 6, 7, 8])  # 2 left of 9 UIDs: sparse
+    monkeypatch.setattr(pop3_maildrop, "LOAD_BATCH", 3)
+    spy = _CountingStore(runtime.store)
+    drop = await pop3_maildrop.load_maildrop(spy, account.id, descending=True)  # type: ignore[arg-type]
+    assert spy.index_calls == 1
+    assert spy.batches == [2]
+    assert drop.uids == [9, 5]  # descending: message 1 is the newest
+    assert drop.deleted_uids() == []
+    drop.deleted.add(1)
+    assert drop.deleted_uids() == [9]
+    assert drop.totals() == (1, drop.sizes[1])
+    assert drop.live_sizes() == [(2, drop.sizes[1])]

@@ -8,8 +8,7 @@ protocol.pop3.states.ALLOWED; handlers are looked up in _HANDLERS.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..directory.stores import check_not_moving
@@ -18,6 +17,7 @@ from ..policy.login import Protocol, Refusal, credentials_allowed
 from ..protocol.pop3 import (
     After,
     Auth,
+    Body,
     Capa,
     Challenge,
     Code,
@@ -53,9 +53,9 @@ from ..runtime import Runtime
 from ..settings import PopSettings
 from ..storage.blobs import BlobStore
 from ..storage.errors import StorageError
-from .pop3_maildrop import LOCKS, Entry, Maildrop, MaildropLocks, load_maildrop
+from .pop3_maildrop import LOCKS, Maildrop, MaildropLocks, load_maildrop
+from .pop3_messages import INLINE_READ_MAX, read_whole, stream_chunks
 
-READ_CHUNK = 256 * 1024
 SASL_MECHANISMS = ("PLAIN", "LOGIN")
 
 AUTH_FAILED = "Authentication failed."
@@ -63,6 +63,7 @@ ACCOUNT_REFUSED = "This account may not use POP3. Use Outlook or Outlook on the 
 TLS_FIRST = "Plaintext authentication is not allowed on an unencrypted connection; use STLS first."
 SASL_TLS_FIRST = "Authentication is not allowed on an unencrypted connection; use STLS first."
 NO_SUCH_MESSAGE = "No such message."
+UNREADABLE = "The message cannot be read now."
 
 
 def _number_error(drop: Maildrop, number: int) -> Err:
@@ -308,7 +309,7 @@ class Pop3Session:
                 return Outcome.of(_number_error(drop, command.msg))
             return Outcome.of(Ok(f"{command.msg} {entry.size}"))
         count, size = drop.totals()
-        lines = tuple(b"%d %d" % (n, e.size) for n, e in drop.live())
+        lines = tuple(b"%d %d" % item for item in drop.live_sizes())
         return Outcome.of(Lines(Ok(f"{count} messages ({size} octets)"), lines))
 
     async def _uidl(self, command: Uidl) -> Outcome:
@@ -318,7 +319,7 @@ class Pop3Session:
             if entry is None:
                 return Outcome.of(_number_error(drop, command.msg))
             return Outcome.of(Ok(f"{command.msg} {entry.unique_id}"))
-        lines = tuple(b"%d %s" % (n, e.unique_id.encode("ascii")) for n, e in drop.live())
+        lines = tuple(b"%d %s" % (n, uid.encode("ascii")) for n, uid in drop.live_unique_ids())
         return Outcome.of(Lines(Ok("Unique-id listing follows."), lines))
 
     async def _retr(self, command: Retr) -> Outcome:
@@ -332,16 +333,22 @@ class Pop3Session:
         entry = drop.get(number)
         if entry is None:
             return Outcome.of(_number_error(drop, number))
+        status = Ok(f"{entry.size} octets" if top_lines is None else "Top of message follows.")
+        top = None if top_lines is None else TopFilter(top_lines)
+        if entry.size <= INLINE_READ_MAX:
+            # Read before answering: a missing blob gets -ERR, not a cut reply.
+            try:
+                data = read_whole(self.blobs, entry)
+            except StorageError:
+                return Outcome.of(Err(UNREADABLE, Code.SYS_TEMP))
+            return Outcome.of(Body(status, data if top is None else top.feed(data)))
         try:
             readable = self.blobs.exists(entry.blob_id)
         except StorageError:
             readable = False
         if not readable:
-            return Outcome.of(Err("The message cannot be read now.", Code.SYS_TEMP))
-        top = None if top_lines is None else TopFilter(top_lines)
-        body = _blob_chunks(self.blobs, entry, top)
-        text = f"{entry.size} octets" if top_lines is None else "Top of message follows."
-        return Outcome.of(Stream(Ok(text), body))
+            return Outcome.of(Err(UNREADABLE, Code.SYS_TEMP))
+        return Outcome.of(Stream(status, stream_chunks(self.blobs, entry, top)))
 
     async def _dele(self, command: Dele) -> Outcome:
         drop = self._maildrop
@@ -382,35 +389,6 @@ class Pop3Session:
                 reply = Err("Some deleted messages were not removed.", Code.SYS_TEMP)
         self._release()
         return Outcome.of(reply, after=After.CLOSE)
-
-
-INLINE_READ_MAX = 128 * 1024
-
-
-async def _blob_chunks(blobs: BlobStore, entry: Entry, top: TopFilter | None) -> AsyncIterator[bytes]:
-    """The stored bytes of one message, read off the event loop. The file is
-    opened on the first read and closed at the end or when the consumer stops
-    early (aclose)."""
-    remaining = entry.size
-    handle = blobs.open(entry.blob_id)
-    # Most mail is small and in the page cache: a thread hop would cost more
-    # than the read. Large messages are read on a worker thread.
-    inline = entry.size <= INLINE_READ_MAX
-    try:
-        while remaining > 0:
-            want = min(READ_CHUNK, remaining)
-            chunk = handle.read(want) if inline else await asyncio.to_thread(handle.read, want)
-            if not chunk:
-                raise StorageError(f"blob {entry.blob_id} is shorter than its size")
-            remaining -= len(chunk)
-            if top is not None:
-                chunk = top.feed(chunk)
-            if chunk:
-                yield chunk
-            if top is not None and top.done:
-                return
-    finally:
-        handle.close()
 
 
 _Handler = Callable[[Pop3Session, Any], Awaitable[Outcome]]

@@ -4,17 +4,21 @@ an account's maildrop (RFC 1939 section 4: "exclusive-access lock")."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..storage.base import Store
 
 INBOX = "INBOX"
-_BATCH = 500  # records fetched per get_messages call at login
+LOAD_BATCH = 500  # records fetched per get_messages call at login (bounds memory)
+# Load by UID ranges up to UIDNEXT (no index read first) while the folder has
+# used at most this many UIDs per message it holds, i.e. few were expunged.
+DENSE_UIDS_PER_MESSAGE = 2
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One message of the maildrop; numbers are positions in Maildrop.entries + 1."""
+class Entry(NamedTuple):
+    """One message of the maildrop, as get() hands it out."""
 
     uid: int
     size: int
@@ -30,28 +34,47 @@ def unique_id(uidvalidity: int, uid: int) -> str:
 
 @dataclass(slots=True)
 class Maildrop:
+    """Message n is position n - 1 of the columns. Columns, not one object
+    per message: a maildrop of 5,000 messages is three lists for the garbage
+    collector to track instead of 5,000 records (each login would otherwise
+    push the server towards a full collection of its whole heap)."""
+
     folder_id: int | None  # None: the account has no INBOX (an empty maildrop)
-    entries: tuple[Entry, ...] = ()
+    uidvalidity: int = 0
+    uids: list[int] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
+    blob_ids: list[str] = field(default_factory=list)
     deleted: set[int] = field(default_factory=set)  # message numbers marked by DELE
+
+    def _entry(self, number: int) -> Entry:
+        uid = self.uids[number - 1]
+        return Entry(uid, self.sizes[number - 1], self.blob_ids[number - 1], unique_id(self.uidvalidity, uid))
 
     def get(self, number: int) -> Entry | None:
         """A message that exists and is not marked deleted."""
-        if 1 <= number <= len(self.entries) and number not in self.deleted:
-            return self.entries[number - 1]
+        if 1 <= number <= len(self.uids) and number not in self.deleted:
+            return self._entry(number)
         return None
 
     def exists(self, number: int) -> bool:
-        return 1 <= number <= len(self.entries)
+        return 1 <= number <= len(self.uids)
 
-    def live(self) -> list[tuple[int, Entry]]:
-        return [(n, e) for n, e in enumerate(self.entries, 1) if n not in self.deleted]
+    def live_sizes(self) -> list[tuple[int, int]]:
+        """(number, size) of each live message: LIST, straight off the columns."""
+        deleted = self.deleted
+        return [(n, size) for n, size in enumerate(self.sizes, 1) if n not in deleted]
+
+    def live_unique_ids(self) -> list[tuple[int, str]]:
+        """(number, unique id) of each live message: UIDL."""
+        deleted, validity = self.deleted, self.uidvalidity
+        return [(n, unique_id(validity, uid)) for n, uid in enumerate(self.uids, 1) if n not in deleted]
 
     def totals(self) -> tuple[int, int]:
-        live = self.live()
-        return len(live), sum(e.size for _, e in live)
+        sizes = self.sizes
+        return len(sizes) - len(self.deleted), sum(sizes) - sum(sizes[n - 1] for n in self.deleted)
 
     def deleted_uids(self) -> list[int]:
-        return sorted(self.entries[n - 1].uid for n in self.deleted)
+        return sorted(self.uids[n - 1] for n in self.deleted)
 
 
 async def load_maildrop(store: Store, account_id: int, descending: bool) -> Maildrop:
@@ -60,16 +83,31 @@ async def load_maildrop(store: Store, account_id: int, descending: bool) -> Mail
     folder = await store.get_folder(account_id, INBOX)
     if folder is None:
         return Maildrop(None)
-    uids = [meta.uid for meta in await store.message_index(folder.id)]
-    entries: list[Entry] = []
-    for start in range(0, len(uids), _BATCH):
-        for message in await store.get_messages(folder.id, uids[start : start + _BATCH]):
-            entries.append(
-                Entry(message.uid, message.size, message.blob_id,
-                      unique_id(folder.uidvalidity, message.uid))
-            )
-    entries.sort(key=lambda e: e.uid, reverse=descending)
-    return Maildrop(folder.id, tuple(entries))
+    drop = Maildrop(folder.id, folder.uidvalidity)
+    uids, sizes, blob_ids = drop.uids, drop.sizes, drop.blob_ids
+    for batch in await _uid_batches(store, folder.id):
+        for message in await store.get_messages(folder.id, batch):  # ascending UIDs
+            uids.append(message.uid)
+            sizes.append(message.size)
+            blob_ids.append(message.blob_id)
+    if descending:
+        uids.reverse()
+        sizes.reverse()
+        blob_ids.reverse()
+    return drop
+
+
+async def _uid_batches(store: Store, folder_id: int) -> list[Sequence[int]]:
+    """UID batches that cover the folder. get_messages returns only the UIDs
+    that exist, so a folder with few expunged UIDs is read by plain ranges
+    below its UIDNEXT (which halves the load: no index of every message's
+    flags first); a sparse one by the UIDs its index lists."""
+    status = await store.folder_status(folder_id)
+    uidnext = status.uidnext
+    if uidnext - 1 <= DENSE_UIDS_PER_MESSAGE * status.messages:
+        return [range(start, min(start + LOAD_BATCH, uidnext)) for start in range(1, uidnext, LOAD_BATCH)]
+    uids = [meta.uid for meta in await store.message_index(folder_id)]
+    return [uids[start : start + LOAD_BATCH] for start in range(0, len(uids), LOAD_BATCH)]
 
 
 class MaildropLocks:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import Any
 
 from ..observability.metrics import COMMAND_SECONDS
 from ..policy.connections import Limited
@@ -42,7 +43,8 @@ async def run_pop3(conn: Connection, runtime: Runtime, *, mode: str = "client") 
     client.backend = mode == "backend"
     stop = asyncio.ensure_future(runtime.shutting_down.wait())
     kicked = asyncio.ensure_future(client.kicked.wait())  # `mailbox set --disconnect`
-    out = bytearray()
+    reads = _Reads(stop, kicked)
+    out = _Output()
     try:
         if client.refused is not None:
             await _write_outcome(conn, out, Outcome.of(Err(_LIMIT_TEXT[client.refused], Code.SYS_TEMP),
@@ -63,7 +65,7 @@ async def run_pop3(conn: Connection, runtime: Runtime, *, mode: str = "client") 
                     break
                 started = time.perf_counter()
                 outcome = await session.handle(event)
-                COMMAND_SECONDS.labels("pop3", type(event).__name__.upper()).observe(time.perf_counter() - started)
+                _timer(event).observe(time.perf_counter() - started)
                 await _write_outcome(conn, out, outcome)
                 if outcome.after is After.HAND_OVER:
                     from ..proxy.frontend import hand_over_pop3
@@ -88,7 +90,7 @@ async def run_pop3(conn: Connection, runtime: Runtime, *, mode: str = "client") 
                     await _flush(conn, out)
                     return
             await _flush(conn, out)
-            data = await _read(conn, stop, session.idle_timeout, kicked)
+            data = await reads.read(conn, session.idle_timeout)
             if runtime.shutting_down.is_set():
                 data = _SHUTDOWN  # even if a command came in at the same moment
             if data is _TIMEOUT or data is _SHUTDOWN:
@@ -108,6 +110,7 @@ async def run_pop3(conn: Connection, runtime: Runtime, *, mode: str = "client") 
     except StorageError as exc:  # mid-stream: the reply cannot be finished
         log.warning("POP3 session from %s ended: %s", conn.remote, exc)
     finally:
+        reads.close()
         stop.cancel()
         kicked.cancel()
         await session.close()
@@ -122,47 +125,129 @@ _TIMEOUT = object()
 _SHUTDOWN = object()
 
 
-async def _read(conn: Connection, stop: asyncio.Future[object], timeout: float,
-                kicked: asyncio.Future[object] | None = None) -> bytes | object:
-    """Bytes, b"" when the peer closed, or _TIMEOUT / _SHUTDOWN."""
-    read = asyncio.ensure_future(conn.read())
-    try:
-        done, _pending = await asyncio.wait(
-            {read, stop} | ({kicked} if kicked is not None else set()), timeout=timeout,
-            return_when=asyncio.FIRST_COMPLETED
-        )
-    finally:
-        if not read.done():
-            read.cancel()
-            await asyncio.wait({read})  # let it finish; our own cancellation still propagates
-    if stop in done or (kicked is not None and kicked in done):
+class _Reads:
+    """Waits for the client's next bytes until the idle timeout, the server's
+    shutdown or an admin's disconnect, which end the pending read by
+    cancelling the driver's task (as asyncio.timeout does). The timeout is
+    one timer per connection, moved only when it fires before the current
+    deadline or a shorter one is asked for: a command costs no task, no
+    asyncio.wait over three futures and no timer-heap operations."""
+
+    __slots__ = ("_task", "_loop", "_reading", "_timed_out", "_deadline", "_timer", "fired")
+
+    def __init__(self, *signals: asyncio.Future[Any]) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        self._loop = asyncio.get_running_loop()
+        self._reading = False
+        self._timed_out = False
+        self._deadline = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self.fired = False  # shutdown or disconnect: no more reads
+        for signal in signals:
+            signal.add_done_callback(self._signal)
+
+    def _signal(self, signal: asyncio.Future[Any]) -> None:
+        if signal.cancelled() or self.fired:  # cancelled: the driver's own clean-up
+            return
+        self.fired = True
+        if self._reading and not self._timed_out:  # else already cancelled
+            self._task.cancel()
+
+    def _expire(self) -> None:
+        self._timer = None
+        if not self._reading or self._timed_out or self.fired:
+            return  # the next read() arms a new timer
+        if self._loop.time() < self._deadline:  # read again since: wait the rest
+            self._timer = self._loop.call_at(self._deadline, self._expire)
+            return
+        self._timed_out = True
+        self._task.cancel()
+
+    async def read(self, conn: Connection, timeout: float) -> bytes | object:
+        """Bytes, b"" when the peer closed, or _TIMEOUT / _SHUTDOWN."""
+        if self.fired:
+            return _SHUTDOWN
+        self._deadline = deadline = self._loop.time() + timeout
+        timer = self._timer
+        if timer is None or timer.when() > deadline:  # none yet, or a shorter timeout now
+            if timer is not None:
+                timer.cancel()
+            self._timer = self._loop.call_at(deadline, self._expire)
+        self._timed_out = False
+        self._reading = True
+        try:
+            data = await conn.read()
+        except asyncio.CancelledError:
+            # Ours (timeout or signal) unless someone else cancelled the task too.
+            if (self.fired or self._timed_out) and self._task.uncancel() == 0:
+                return _SHUTDOWN if self.fired else _TIMEOUT
+            raise
+        finally:
+            self._reading = False
         # Stopping wins over a command that arrived at the same moment: the
         # client gets the -ERR [SYS/TEMP] that tells it to come back later.
-        return _SHUTDOWN
-    if read in done:
-        return read.result()
-    return _TIMEOUT
+        return _SHUTDOWN if self.fired else data
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
-async def _write_outcome(conn: Connection, out: bytearray, outcome: Outcome) -> None:
+class _Output:
+    """Replies not yet written: pieces joined once per write, so a RETR's
+    one serialized reply goes to the transport without another copy."""
+
+    __slots__ = ("_pieces", "size")
+
+    def __init__(self) -> None:
+        self._pieces: list[bytes] = []
+        self.size = 0
+
+    def add(self, data: bytes) -> None:
+        self._pieces.append(data)
+        self.size += len(data)
+
+    def take(self) -> bytes:
+        pieces = self._pieces
+        data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        pieces.clear()
+        self.size = 0
+        return data
+
+
+_TIMERS: dict[type, Any] = {}
+
+
+def _timer(event: object) -> Any:
+    """The command's histogram child, looked up once per command type."""
+    kind = type(event)
+    child = _TIMERS.get(kind)
+    if child is None:
+        child = _TIMERS[kind] = COMMAND_SECONDS.labels("pop3", kind.__name__.upper())
+    return child
+
+
+async def _write_outcome(conn: Connection, out: _Output, outcome: Outcome) -> None:
     for response in outcome.responses:
         if isinstance(response, Stream):
             async with contextlib.aclosing(encode_stream(response)) as chunks:
                 async for chunk in chunks:
-                    out += chunk
-                    if len(out) >= FLUSH_AT:
+                    out.add(chunk)
+                    if out.size >= FLUSH_AT:
                         await _flush(conn, out)
         else:
-            out += encode(response)
-    if len(out) >= FLUSH_AT:
+            out.add(encode(response))
+    if out.size >= FLUSH_AT:
         await _flush(conn, out)
 
 
-async def _flush(conn: Connection, out: bytearray) -> None:
-    if not out:
+async def _flush(conn: Connection, out: _Output) -> None:
+    if not out.size:
         return
-    conn.write(bytes(out))
-    out.clear()
+    conn.write(out.take())
     await conn.drain()
     if conn.closed:
         raise _Closed

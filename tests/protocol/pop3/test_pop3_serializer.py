@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailgate.protocol.pop3 import (
+    Body,
     Challenge,
     Code,
     DotStuffer,
@@ -61,6 +62,7 @@ def stuff(chunks: list[bytes]) -> bytes:
 )
 def test_dot_stuffing(message: bytes, wire: bytes) -> None:
     assert stuff([message]) == wire
+    assert encode(Body(Ok("n octets"), message)) == b"+OK n octets\r\n" + wire
     assert stuff([bytes([b]) for b in message]) == wire
     assert unstuff(wire) == (message if message.endswith(b"\r\n") or not message else message + b"\r\n")
 
@@ -86,6 +88,20 @@ def test_unstuffing_our_output_gives_back_the_message(message: bytes, cuts: list
     # that split on LF as well as on CRLF).
     body_lines = wire[: -len(b".\r\n")].split(b"\n")
     assert all(line.rstrip(b"\r") != b"." for line in body_lines)
+
+
+@settings(max_examples=500, deadline=None)
+@given(message_bytes)
+def test_in_memory_body_is_byte_identical_to_the_streamed_form(message: bytes) -> None:
+    """RETR of a small message (Body, one bytes.replace) and of a large one
+    (Stream, DotStuffer chunk by chunk) must put the same bytes on the wire."""
+    assert encode(Body(Ok("x"), message)) == b"+OK x\r\n" + stuff([message])
+
+
+def test_body_without_dot_lines_is_not_copied_by_stuffing() -> None:
+    message = b"Subject: a\r\n\r\nno line starts with a dot.\r\n"
+    assert message.replace(b"\n.", b"\n..") is message  # what _body relies on for speed
+    assert encode(Body(Ok(), message)) == b"+OK\r\n" + message + b".\r\n"
 
 
 async def _chunks(parts: list[bytes]) -> AsyncIterator[bytes]:

@@ -25,13 +25,13 @@ from .commands import (
     Xclient,
 )
 from .parser import LINE_TOO_LONG, NEED_DATA, Pop3Reader, parse_all, parse_command, parse_sasl_line
-from .responses import After, Challenge, Code, Err, Lines, Ok, Outcome, Response, Stream
+from .responses import After, Body, Challenge, Code, Err, Lines, Ok, Outcome, Response, Stream
 from .serializer import DotStuffer, encode, encode_stream, unstuff
 from .states import ALLOWED, State, allowed, capabilities
 from .top import TopFilter
 
 __all__ = [
-    "ALLOWED", "After", "Auth", "Capa", "Challenge", "Code", "Command", "Dele", "DotStuffer",
+    "ALLOWED", "After", "Auth", "Body", "Capa", "Challenge", "Code", "Command", "Dele", "DotStuffer",
     "Err", "Event", "Invalid", "KEYWORDS", "LINE_TOO_LONG", "Lines", "List", "NEED_DATA",
     "Noop", "Ok", "Outcome", "Pass", "Pop3Reader", "Quit", "Response", "Retr", "Rset",
     "SaslCancel", "SaslResponse", "Stat", "State", "Stls", "Stream", "Top", "TopFilter",

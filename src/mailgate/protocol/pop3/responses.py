@@ -45,6 +45,16 @@ class Lines:
     lines: tuple[bytes, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A message reply (RETR, TOP) whose raw bytes are already in memory: the
+    serializer stuffs and terminates them in one piece, so a small message
+    costs one buffer and one write instead of a chunk pipeline."""
+
+    status: Ok
+    data: bytes
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Stream:
     """A multi-line reply streamed from storage (RETR, TOP): body yields raw
@@ -54,7 +64,7 @@ class Stream:
     body: AsyncIterable[bytes]
 
 
-Response = Ok | Err | Challenge | Lines | Stream
+Response = Ok | Err | Challenge | Lines | Body | Stream
 
 
 class After(enum.Enum):
