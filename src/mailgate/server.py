@@ -8,6 +8,7 @@ and friends apply without a restart.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import ssl
@@ -215,6 +216,11 @@ async def run_server(config: Config) -> int:
             loop.add_signal_handler(sig, runtime.shutting_down.set)
         print(client_settings_text(config, server), flush=True)
         print(f"ready in {time.monotonic() - started:.2f} s", flush=True)
+        # Everything loaded so far (modules, settings, certificates) lives as
+        # long as the server: keep it out of the collector's full passes,
+        # which otherwise walk it again and again under many connections.
+        gc.collect()
+        gc.freeze()
         sweep = asyncio.create_task(_sweep_orphans_periodically(runtime, config.orphan_sweep_delay))
         watcher = asyncio.create_task(server.watch_settings())
         background = [asyncio.create_task(job) for job in _background_tasks(runtime)]
