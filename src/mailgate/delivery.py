@@ -109,19 +109,45 @@ async def _store_and_file(
     flags: Iterable[str],
     internaldate: datetime | None,
 ) -> tuple[StoredBlob, list[Message | StorageError]]:
-    blob_id, size, path = await blobs.write_stream(source)
-    blob = StoredBlob(blob_id, size)
-    return blob, await file_stored(store, blob, path, targets, flags, internaldate, Summary())
+    staged = await blobs.stage(source)
+    blob = StoredBlob(staged.blob_id, staged.size)
+    durable = asyncio.ensure_future(staged.install())  # fsyncs on a thread, meanwhile:
+    summary = Summary(staged.content)
+    try:
+        if any(folder is not None for _, folder in targets):
+            summary.prepare()  # parse while the disk works; no row before `durable`
+    except BaseException:
+        await asyncio.gather(durable, return_exceptions=True)  # never left running unawaited
+        raise
+    path = await durable
+    return blob, await file_stored(store, blob, path, targets, flags, internaldate, summary)
 
 
 class Summary:
     """A message's summary, parsed once (on first need) however many
-    targets, in however many stores, the message is filed into."""
+    targets, in however many stores, the message is filed into.
 
-    def __init__(self) -> None:
+    `content` is the stored bytes when the caller still holds them (small
+    messages, see StagedBlob.content): parsed from memory, without reading
+    the file back, and before the file is even durable (prepare)."""
+
+    def __init__(self, content: bytes | None = None) -> None:
         self._value: bytes | None = None
+        self._content = content
+
+    def prepare(self) -> None:
+        """Parse now if the bytes are in memory and small enough to parse
+        on the event loop."""
+        content = self._content
+        if self._value is None and content is not None and len(content) <= _INLINE_SUMMARY_MAX:
+            from . import mime  # see _summarize_file
+
+            self._value = bytes(mime.summarize(content).to_bytes())
+            self._content = None
 
     async def of(self, path: Path, size: int) -> bytes:
+        if self._value is None:
+            self.prepare()
         if self._value is None:
             if size <= _INLINE_SUMMARY_MAX:
                 self._value = _summarize_file(path, size)

@@ -18,11 +18,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from .delivery import Source, StoredBlob, Summary, file_stored
 from .directory.stores import MailboxInTransit, MailboxStores, moving_target
+from .storage.base import Store
 from .storage.blobs import BlobStore
 from .storage.errors import StorageError
 from .storage.models import Account, Folder, Message
@@ -44,40 +46,101 @@ async def deliver_routed(
     """deliver_many's contract (delivery.py), each target in its own
     database: per target in order, its Message or the StorageError that
     refused it (NotFound folder, QuotaExceeded, MailboxInTransit, ...)."""
-    directory = mailboxes.directory
-    blob_id, size, path = await mailboxes.blobs.write_stream(source)
-    blob = StoredBlob(blob_id, size)
-    summary = Summary()
+    staged = await mailboxes.blobs.stage(source)
+    blob = StoredBlob(staged.blob_id, staged.size)
+    # The bytes become durable on a thread (fsync, rename, directory fsync)
+    # while we look the recipients up; no row is written before they are.
+    durable = asyncio.ensure_future(staged.install())
+    try:
+        places = [await _resolve(mailboxes, stale, name) for stale, name in targets]
+        summary = Summary(staged.content)
+        if any(isinstance(p, _Place) and not isinstance(p.where, StorageError) and p.where[2]
+               for p in places):
+            summary.prepare()  # parse while the disk works (small messages, from memory)
+    except BaseException:
+        await asyncio.gather(durable, return_exceptions=True)  # never left running unawaited
+        raise
+    path = await durable
     flags = tuple(flags)
     results: list[Message | StorageError | None] = [None] * len(targets)
-    groups: dict[str, list[tuple[int, Account, str]]] = {}
-    for i, (stale, folder_name) in enumerate(targets):
-        # Fresh from the directory: the database may have changed since RCPT.
-        account = await directory.get_account(stale.address) or stale
-        if await moving_target(directory, account.address):
-            results[i] = MailboxInTransit(f"mailbox {account.address} is being moved")
-            continue
-        groups.setdefault(account.database, []).append((i, account, folder_name))
-    for database, members in groups.items():
+    # One file_stored per database: one summary, the rows filed together.
+    groups: dict[int, list[tuple[int, _Place]]] = {}
+    for i, place in enumerate(places):
+        if isinstance(place, MailboxInTransit):
+            results[i] = place
+        elif isinstance(place.where, StorageError):
+            results[i] = place.where
+        else:
+            groups.setdefault(id(place.where[0]), []).append((i, place))
+    for members in groups.values():
+        store, blobs, _ = members[0][1].where  # type: ignore[misc]
         try:
-            store, blobs = await mailboxes.for_database(database)
             local = path
             if blobs is not mailboxes.blobs:
-                local = await copy_blob(mailboxes.blobs, blobs, blob_id)
-            resolved: list[tuple[Account, Folder | None]] = [
-                (account, await store.get_folder(account.id, name)) for _, account, name in members]
-            filed = await file_stored(store, blob, local, resolved, flags, internaldate, summary)
+                local = await copy_blob(mailboxes.blobs, blobs, blob.blob_id)
+            filed = await file_stored(
+                store, blob, local, [(p.account, p.where[2]) for _, p in members],  # type: ignore[index]
+                flags, internaldate, summary)
         except StorageError as exc:  # this database is unreachable: its recipients retry
             filed = [exc] * len(members)
-        for (i, account, name), result in zip(members, filed):
-            if isinstance(result, Message):
-                result = await _settle(mailboxes, account, name, result)
-            elif await _moved_since(mailboxes, account):
-                # Refused by a database the mailbox was leaving (its folder
-                # already removed, say): a temporary failure, not a bounce.
-                result = MailboxInTransit(f"mailbox {account.address} moved during delivery")
+        for (i, _), result in zip(members, filed):
             results[i] = result
+    for i, place in enumerate(places):
+        result = results[i]
+        if isinstance(place, MailboxInTransit):
+            continue
+        if isinstance(result, Message):
+            results[i] = await _settle(mailboxes, place.account, place.folder_name, result)
+        elif await _moved_since(mailboxes, place.account):
+            # Refused by a database the mailbox was leaving (its folder
+            # already removed, say): a temporary failure, not a bounce.
+            results[i] = MailboxInTransit(
+                f"mailbox {place.account.address} moved during delivery")
     return blob, [r if r is not None else StorageError("not delivered") for r in results]
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Where one target is filed: its fresh account, and its database's
+    store, blobs and folder (None: no such folder), or why not."""
+
+    account: Account
+    folder_name: str
+    where: tuple[Store, BlobStore, Folder | None] | StorageError
+
+
+async def _resolve(mailboxes: MailboxStores, stale: Account,
+                   folder_name: str) -> _Place | MailboxInTransit:
+    """The target's fresh account and folder, or MailboxInTransit if its
+    mailbox is moving. The three questions (account, move mark, folder) go
+    to the stores together, one round trip of waiting: the folder is looked
+    up in the database the account had at RCPT, which is still its database
+    unless it moved meanwhile, and then it is looked up again."""
+    directory = mailboxes.directory
+    moving = asyncio.ensure_future(moving_target(directory, stale.address))
+    guess = asyncio.ensure_future(_folder(mailboxes, stale, folder_name))
+    try:
+        # Fresh from the directory: the database may have changed since RCPT.
+        account = await directory.get_account(stale.address) or stale
+    finally:
+        guessed = (await asyncio.gather(guess, return_exceptions=True))[0]
+        moving_to = await moving
+    if moving_to:
+        return MailboxInTransit(f"mailbox {account.address} is being moved")
+    if (account.database, account.id) != (stale.database, stale.id):
+        guessed = await _folder(mailboxes, account, folder_name)
+    elif isinstance(guessed, BaseException) and not isinstance(guessed, StorageError):
+        raise guessed
+    return _Place(account, folder_name, guessed)
+
+
+async def _folder(mailboxes: MailboxStores, account: Account,
+                  folder_name: str) -> tuple[Store, BlobStore, Folder | None] | StorageError:
+    try:
+        store, blobs = await mailboxes.for_database(account.database)
+        return store, blobs, await store.get_folder(account.id, folder_name)
+    except StorageError as exc:  # this database is unreachable: its recipients retry
+        return exc
 
 
 async def _moved_since(mailboxes: MailboxStores, account: Account) -> bool:
@@ -96,8 +159,11 @@ async def _settle(mailboxes: MailboxStores, account: Account, folder_name: str,
     copied the message; wait for it to end and make sure the message is in
     the database the mailbox ended up in, exactly once."""
     directory = mailboxes.directory
-    now = await directory.get_account(account.address)
-    moving = await moving_target(directory, account.address)
+    moving_now = asyncio.ensure_future(moving_target(directory, account.address))
+    try:
+        now = await directory.get_account(account.address)
+    finally:
+        moving = await moving_now
     if now is not None and not moving and now.database == account.database:
         return message
     deadline = time.monotonic() + SETTLE_TIMEOUT_S

@@ -195,3 +195,38 @@ async def test_an_internal_error_is_a_temporary_reply(env: Env, monkeypatch: pyt
 
     code, text = await env.client(Service.INBOUND, go)
     assert code == 451 and b"4.3.0" in text and b"bug" not in text
+
+
+async def test_lmtp_pipelined_replies_come_in_one_write(env: Env) -> None:
+    """MAIL and RCPT replies are held while the client's next command is
+    already buffered (RFC 2920), then sent with DATA's 354: one write."""
+    writes: list[bytes] = []
+    listener = env.listeners[Service.LMTP]
+    reader, writer = await asyncio.open_connection("127.0.0.1", env.port(Service.LMTP))
+
+    async def reply() -> bytes:
+        lines = b""
+        while True:
+            line = await asyncio.wait_for(reader.readuntil(b"\r\n"), 10)
+            lines += line
+            if line[3:4] != b"-":
+                return lines
+
+    assert (await reply()).startswith(b"220")
+    writer.write(b"LHLO client.test\r\n")
+    assert b"PIPELINING" in await reply()
+    (proto,) = listener.tracker.open
+    real_write = proto._writer.write
+    proto._writer.write = lambda data: (writes.append(bytes(data)), real_write(data))[1]
+    writer.write(b"MAIL FROM:<someone@far.example>\r\nRCPT TO:<bob@example.com>\r\n"
+                 b"RCPT TO:<nobody@example.com>\r\nDATA\r\n")
+    replies = [await reply() for _ in range(4)]
+    assert [r[:3] for r in replies] == [b"250", b"250", b"550", b"354"]
+    assert len(writes) == 1 and writes[0] == b"".join(replies)
+    writer.write(MSG + b".\r\n")
+    assert (await reply()).startswith(b"250 2.0.0 <bob@example.com>")  # one accepted: one reply
+    writer.write(b"HELP MAIL\r\nQUIT\r\n")  # the wrapped commands keep their syntax help
+    assert b"MAIL FROM:" in await reply()
+    assert (await reply()).startswith(b"221")
+    writer.close()
+    assert len(await env.inbox("bob@example.com")) == 1

@@ -116,8 +116,9 @@ async def test_wrong_password_is_refused_with_growing_delay(env: Env) -> None:
         code, elapsed = await env.client(Service.SUBMISSION, attempt)
         assert code == 535
         delays.append(elapsed)
-    # 50, 100, 200, 400 ms (argon2 adds a roughly constant cost to each).
-    assert delays[3] - delays[0] >= 0.3
+    # 50, 100, 200, 400 ms before each answer: lower bounds (argon2 and a
+    # loaded machine only add time, so differences between them would be flaky).
+    assert delays[0] >= 0.05 and delays[1] >= 0.1 and delays[2] >= 0.2 and delays[3] >= 0.4
     assert env.runtime.policy.guard.by_ip.failures("127.0.0.1") == 4
     # The right password still works and wipes the IP's slate.
     assert await env.submit(lambda c: c.noop()[0]) == 250

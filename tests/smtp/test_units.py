@@ -149,3 +149,75 @@ async def test_route_decisions() -> None:
     assert "5.7.54" in (await route(store, relay, Service.INBOUND, far)).reply  # type: ignore[union-attr]
     assert "5.1.1" in (await route(store, relay, Service.LMTP, far)).reply  # type: ignore[union-attr]
     assert "5.1.3" in (await route(store, s, Service.INBOUND, "bad")).reply  # type: ignore[union-attr]
+
+
+# --- fast path for SMTP paths (smtp/addresses.py) --------------------------------
+@pytest.mark.parametrize("arg", [
+    "<a@b.c>", "<a@b.c> SIZE=10 BODY=8BITMIME", " <a@b.c>", "\t<a@b.c>\tSIZE=1", "<a@b.c> ",
+    "<a@b.c>  SIZE=1 ", "<a.b+c_d@d-e.f>", "<Ab@B.C>", "<o'brien@x.example>", "<a!#$%&*/=?^`{|}~@x>",
+    # the general parser's cases: the fast path must say None, not guess
+    "<>", "<a@b.c>x", "<a@b.c >", "< a@b.c>", '<"q x"@b>', "<a@[1.2.3.4]>", "<@x,@y:a@b>",
+    "<a..b@c>", "<.a@c>", "<a@b..c>", "<a@b.c> (comment) SIZE=1", "<jösé@example.com>",
+    "a@b.c", "<a@b.c", "<a(x)@b.c>", "<a@b.c>\r\n",
+])
+def test_simple_path_agrees_with_the_email_package(arg: str) -> None:
+    from email._header_value_parser import get_angle_addr
+    from email.errors import HeaderParseError
+
+    from mailgate.smtp.addresses import simple_path
+
+    fast = simple_path(arg)
+    if fast is None:
+        return  # aiosmtpd's own parser answers
+    try:
+        address, rest = get_angle_addr(arg)
+    except HeaderParseError:
+        pytest.fail(f"fast path accepted {arg!r}, the email package refuses it")
+    assert fast == (address.addr_spec, rest)
+
+
+def test_simple_path_takes_the_common_case() -> None:
+    from mailgate.smtp.addresses import simple_path
+
+    assert simple_path("<user14@bench.test>") == ("user14@bench.test", "")
+    assert simple_path("<a@b.c> SIZE=5") == ("a@b.c", "SIZE=5")
+    assert simple_path("<>") is None
+
+
+async def test_replies_are_held_only_while_a_command_waits() -> None:
+    import asyncio
+
+    from mailgate.smtp import protocol
+    from mailgate.smtp.protocol import MailgateSMTP, Tracker
+
+    class Writer:
+        def __init__(self) -> None:
+            self.writes: list[bytes] = []
+
+        def write(self, data: bytes) -> None:
+            self.writes.append(data)
+
+        async def drain(self) -> None:
+            pass
+
+    proto = MailgateSMTP(object(), service=Service.LMTP, tracker=Tracker())
+    proto._reader = asyncio.StreamReader()
+    proto._writer = writer = Writer()  # type: ignore[assignment]
+    proto._may_hold = True
+    proto._reader.feed_data(b"RCPT TO:<a@b>\r\n")
+    await proto.push("250 first")
+    assert writer.writes == []  # the next command is there: held
+    proto._reader._buffer.clear()  # type: ignore[attr-defined]
+    await proto.push("250 second")
+    assert writer.writes == [b"250 first\r\n250 second\r\n"]
+    proto._reader.feed_data(b"RCPT TO:<a")  # a partial line does not count
+    await proto.push("250 third")
+    assert writer.writes[-1] == b"250 third\r\n"
+    writer.writes.clear()
+    proto._reader.feed_data(b">\r\n")
+    for i in range(protocol.MAX_HELD_REPLIES):  # a bounded batch however long the pipeline
+        await proto.push(f"250 {i}")
+    assert len(writer.writes) == 1 and writer.writes[0].count(b"\r\n") == protocol.MAX_HELD_REPLIES
+    proto._may_hold = False  # other commands' replies (DATA's 354, QUIT's 221) go at once
+    await proto.push("354 go ahead")
+    assert writer.writes[-1] == b"354 go ahead\r\n"

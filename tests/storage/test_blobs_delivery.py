@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import time
@@ -13,7 +14,15 @@ import pytest
 
 from mailgate import mime
 from mailgate.delivery import DEFAULT_FOLDERS, deliver, ensure_default_folders
-from mailgate.storage import BlobMissing, BlobStore, NotFound, QuotaExceeded, SqliteStore
+from mailgate.storage import (
+    BlobMissing,
+    BlobStore,
+    NotFound,
+    QuotaExceeded,
+    SqliteStore,
+    StorageError,
+)
+from mailgate.storage import blobs as blobs_module
 from mailgate.storage.base import Store
 
 RAW = b"Subject: hi\nFrom: a@b\n\nline one\r\nline two\n"
@@ -85,6 +94,93 @@ async def test_sweep_removes_orphans_and_stale_temps(blobs: BlobStore) -> None:
     os.utime(blobs.path(keep), (old, old))
     await blobs.write_stream([b"keep\r\n"])
     assert blobs.sweep(set(), older_than_s=60) == 0
+
+
+async def test_stage_then_install(blobs: BlobStore) -> None:
+    staged = await blobs.stage([RAW])
+    assert staged.blob_id == hashlib.sha256(STORED).hexdigest() and staged.size == len(STORED)
+    assert staged.content == STORED  # small: the bytes stay at hand for the summary
+    assert not blobs.exists(staged.blob_id)  # not visible before install
+    path = await staged.install()
+    assert path == blobs.path(staged.blob_id) and path.read_bytes() == STORED
+    assert list((blobs.root / "tmp").iterdir()) == []
+    with pytest.raises(StorageError):
+        await staged.install()  # once only
+    big = await blobs.stage([b"x" * (blobs_module._WRITE_BUFFER + 1)])
+    assert big.content is None  # written in pieces: the summary reads the file
+    big.discard()
+    assert list((blobs.root / "tmp").iterdir()) == []
+    empty = await blobs.stage(b"")
+    assert empty.content == b""
+    await empty.install()
+
+
+def _record_dir_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    synced: list[Path] = []
+    real = blobs_module._fsync_dir
+
+    def record(path: Path) -> None:
+        synced.append(Path(path))
+        real(path)
+
+    monkeypatch.setattr(blobs_module, "_fsync_dir", record)
+    return synced
+
+
+async def test_directory_fsyncs(blobs: BlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced = _record_dir_fsyncs(monkeypatch)
+    blob_id, _, path = await blobs.write_stream([b"one\r\n"])
+    # New fan-out directories: each new entry's directory, once.
+    assert synced == [blobs.root, path.parent.parent, path.parent]
+    synced.clear()
+    await blobs.write_stream([b"one\r\n"])  # same bytes: nothing new on disk
+    assert synced == []
+    data = b"two\r\n"
+    leaf = blobs.path(hashlib.sha256(data).hexdigest()).parent
+    leaf.mkdir(parents=True)  # an existing (settled) fan-out directory
+    synced.clear()
+    _, _, path = await blobs.write_stream([data])
+    assert synced == [leaf]  # only the directory that got the new name
+
+
+async def test_directory_being_created_by_another_thread_is_synced(
+    blobs: BlobStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fan-out directory that exists but whose creator has not fsynced its
+    parent yet is not relied on: we fsync the parent ourselves."""
+    data = b"three\r\n"
+    leaf = blobs.path(hashlib.sha256(data).hexdigest()).parent
+    leaf.mkdir(parents=True)
+    blobs._creating.add(str(leaf))  # as if another thread were between mkdir and fsync
+    synced = _record_dir_fsyncs(monkeypatch)
+    await blobs.write_stream([data])
+    assert synced == [leaf.parent, leaf]
+
+
+async def test_cancelled_install_leaves_no_temp_file(blobs: BlobStore) -> None:
+    staged = await blobs.stage([b"cancel me\r\n"])
+    task = asyncio.ensure_future(staged.install())
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(200):  # the thread finishes on its own
+        if not list((blobs.root / "tmp").iterdir()):
+            break
+        await asyncio.sleep(0.01)
+    assert list((blobs.root / "tmp").iterdir()) == []
+
+
+async def test_summary_from_memory_equals_summary_from_file(blobs: BlobStore) -> None:
+    from mailgate.delivery import Summary, _summarize_file
+
+    raw = (b"From: a@example.org\nSubject: s\nContent-Type: multipart/mixed; boundary=b\n\n"
+           b"--b\nContent-Type: text/plain\n\nhello\n--b--\n")
+    staged = await blobs.stage([raw])
+    path = await staged.install()
+    summary = Summary(staged.content)
+    summary.prepare()
+    assert await summary.of(path, staged.size) == _summarize_file(path, staged.size)
 
 
 # --- delivery --------------------------------------------------------------------

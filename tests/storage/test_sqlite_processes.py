@@ -75,7 +75,9 @@ async def test_listener_sees_other_process_write(tmp_path: Path) -> None:
 
 
 async def _one_crash_round(db: Path, root: Path, seed: int, rnd: random.Random) -> list[bytes]:
-    proc = await _spawn("deliver", str(db), str(root), "ann@example.org", "INBOX", str(seed))
+    # Every other round delivers 4 at a time: their rows share group commits.
+    tasks = "4" if seed % 2 else "1"
+    proc = await _spawn("deliver", str(db), str(root), "ann@example.org", "INBOX", str(seed), tasks)
     assert proc.stdout is not None
     try:
         first = await asyncio.wait_for(proc.stdout.readline(), 15)

@@ -159,12 +159,28 @@ async def _settings(config: Config, scope: str) -> dict[str, str]:
         return await store.get_settings(scope)
 
 
-async def test_delivery_during_a_move_is_not_lost(config: Config, second_db_url: str, tmp_path: Path) -> None:
+async def test_delivery_during_a_move_is_not_lost(config: Config, second_db_url: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     await topo.add_database(config, "DB02", second_db_url, str(tmp_path / "blobs02"))
     await ops.add_mailbox(config, "ann@example.test", "pw")
     delivered = 0
     retried = 0
     moved = asyncio.Event()
+    real_end_sessions = topo._end_sessions
+    ended = 0
+
+    async def end_sessions_then_deliver(directory: Store, address: str) -> None:
+        # The first call runs while the mailbox is marked moving: a delivery
+        # then must be refused (tempfail), whatever the background loop's timing.
+        nonlocal ended, retried
+        await real_end_sessions(directory, address)
+        ended += 1
+        if ended == 1:
+            with pytest.raises(MailboxInTransit):
+                await ops.deliver_local(config, "ann@example.test", [message("while-marked")])
+            retried += 1
+
+    monkeypatch.setattr(topo, "_end_sessions", end_sessions_then_deliver)
 
     async def deliveries() -> None:
         # Steadily, from before the move until after it: some land in the old
@@ -189,7 +205,7 @@ async def test_delivery_during_a_move_is_not_lost(config: Config, second_db_url:
     moved.set()
     await sender
     total = delivered
-    assert retried > 0  # some arrived while it was marked
+    assert ended == 2 and retried > 0  # some arrived while it was marked
     async with runtime_for(config) as runtime:
         account = await runtime.store.get_account("ann@example.test")
         store, _ = await runtime.mailbox_store(account)

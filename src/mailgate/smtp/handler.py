@@ -8,6 +8,7 @@ recipient goes, and what happens to the message after DATA.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -127,10 +128,19 @@ class Handler:
             return replies.TOO_MANY_RECIPIENTS.format(limit=limit)
         if address == "<>":
             return replies.RECIPIENT_SYNTAX
+        runtime = self.ctx.runtime
         try:
-            where = await route(self.ctx.runtime.store, self.ctx.runtime.smtp, self.service, address)
-            moving = isinstance(where, Local) and bool(
-                await moving_target(self.ctx.runtime.directory, where.account.address))
+            # Both lookups go to the store together (one round trip of
+            # waiting); the move mark is keyed by the mailbox's address, which
+            # is the recipient's, lower-cased (route finds mailboxes by it).
+            moving_task = asyncio.ensure_future(moving_target(runtime.directory, address))
+            try:
+                where = await route(runtime.store, runtime.smtp, self.service, address)
+            finally:
+                moving_to = await moving_task
+            if isinstance(where, Local) and where.account.address != address.lower():
+                moving_to = await moving_target(runtime.directory, where.account.address)
+            moving = isinstance(where, Local) and bool(moving_to)
         except StorageError as exc:
             log.error("smtp: recipient lookup failed: %s", exc)
             return "451 4.3.0 Temporary failure looking up the recipient; try again later"

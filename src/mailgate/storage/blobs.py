@@ -5,6 +5,14 @@ normalized) bytes, so RFC822.SIZE and section offsets describe the file
 exactly. New blobs go to root/tmp first and are renamed into place only
 after fsync; a crash therefore leaves at worst a temp file or an orphan
 blob (both removed by sweep), never a visible half-written blob.
+
+Writing is two steps so delivery can overlap the disk wait with its own
+lookups: stage() hashes and writes the bytes to a temp file (page cache,
+on the event loop), StagedBlob.install() makes them durable and visible in
+one thread hop: fsync the file, rename it into place, fsync the fan-out
+directory that got the new entry (POSIX: a new name is durable only once
+its directory is fsynced; fan-out directories we create get their own
+entries fsynced the same way, once, by whoever created them).
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import asyncio
 import hashlib
 import os
 import re
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterable, Iterable, Iterator
@@ -36,6 +45,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _discard(tmp: Path, fh: BinaryIO) -> None:
+    try:
+        fh.close()
+    except OSError:
+        pass
+    try:
+        tmp.unlink()
+    except OSError:
+        pass
+
+
 def _storage_io(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call a file operation, translating OSError (disk full, permissions)."""
     try:
@@ -50,6 +70,9 @@ class BlobStore:
         self._prefix = str(self.root) + os.sep  # plain strings: path() is on FETCH's hot path
         self._tmp = self.root / "tmp"
         _storage_io(self._tmp.mkdir, parents=True, exist_ok=True)
+        # Fan-out directories being created, whose entry is not yet durable.
+        self._creating: set[str] = set()
+        self._creating_lock = threading.Lock()
 
     # --- naming ----------------------------------------------------------
     def path(self, blob_id: str) -> Path:
@@ -91,72 +114,84 @@ class BlobStore:
     async def write_stream(
         self, chunks: AsyncIterable[bytes] | Iterable[bytes] | bytes
     ) -> tuple[str, int, Path]:
-        """Normalize, hash and store; returns (blob_id, size, path).
+        """Normalize, hash and store durably; returns (blob_id, size, path)."""
+        staged = await self.stage(chunks)
+        return staged.blob_id, staged.size, await staged.install()
+
+    async def stage(self, chunks: AsyncIterable[bytes] | Iterable[bytes] | bytes) -> StagedBlob:
+        """Normalize, hash and write to a temp file, not yet durable: the
+        caller must install() the result (or discard() it).
 
         Chunk writes go to the page cache (fast, done inline); the fsyncs and
-        the rename run on a thread so the event loop never waits on the disk.
-        """
+        the rename are install()'s, on a thread, so the event loop never waits
+        on the disk."""
         tmp = self._tmp / f"{uuid.uuid4().hex}.tmp"
         norm = CrlfNormalizer()
         digest = hashlib.sha256()
         size = 0
         pending: list[bytes] = []
         pending_len = 0
+        whole: list[bytes] = []  # what the first write held, while that is the whole message
+        fh = _storage_io(open, tmp, "wb", buffering=0)
         try:
-            fh = _storage_io(open, tmp, "wb", buffering=0)
-            with fh:
 
-                def put(data: bytes) -> None:
-                    nonlocal size, pending_len
-                    if not data:
-                        return
-                    digest.update(data)
-                    size += len(data)
-                    pending.append(data)
-                    pending_len += len(data)
-                    if pending_len >= _WRITE_BUFFER:
-                        flush()
+            def put(data: bytes) -> None:
+                nonlocal size, pending_len
+                if not data:
+                    return
+                digest.update(data)
+                size += len(data)
+                pending.append(data)
+                pending_len += len(data)
+                if pending_len >= _WRITE_BUFFER:
+                    flush()
 
-                def flush() -> None:
-                    nonlocal pending_len
-                    if pending:
-                        _storage_io(fh.write, b"".join(pending))
-                        pending.clear()
-                        pending_len = 0
+            def flush() -> None:
+                nonlocal pending_len
+                if pending:
+                    data = b"".join(pending)
+                    _storage_io(fh.write, data)
+                    whole[:] = [data] if size == len(data) and size <= _WRITE_BUFFER else []
+                    pending.clear()
+                    pending_len = 0
 
-                # Errors raised by the source itself (a client hanging up)
-                # pass through untouched; only our own file I/O becomes
-                # StorageError (see _storage_io).
-                if isinstance(chunks, (bytes, bytearray, memoryview)):
-                    put(norm.feed(bytes(chunks)))
-                elif isinstance(chunks, AsyncIterable):
-                    async for chunk in chunks:
-                        put(norm.feed(chunk))
-                else:
-                    for chunk in chunks:
-                        put(norm.feed(chunk))
-                put(norm.finish())
-                flush()
-                await asyncio.to_thread(_storage_io, os.fsync, fh.fileno())
-            blob_id = digest.hexdigest()
-            path = await asyncio.to_thread(self._install, tmp, blob_id)
+            # Errors raised by the source itself (a client hanging up)
+            # pass through untouched; only our own file I/O becomes
+            # StorageError (see _storage_io).
+            if isinstance(chunks, (bytes, bytearray, memoryview)):
+                put(norm.feed(bytes(chunks)))
+            elif isinstance(chunks, AsyncIterable):
+                async for chunk in chunks:
+                    put(norm.feed(chunk))
+            else:
+                for chunk in chunks:
+                    put(norm.feed(chunk))
+            put(norm.finish())
+            flush()
         except BaseException:
             # Includes cancellation: never leave our temp file behind if we can
             # help it (sweep catches the rest after a crash).
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
+            _discard(tmp, fh)
             raise
-        return blob_id, size, path
+        # A message up to _WRITE_BUFFER was written in one piece: hand those
+        # bytes on, so its summary is parsed from memory, not read back.
+        content = whole[0] if whole else (b"" if size == 0 else None)
+        return StagedBlob(self, tmp, fh, digest.hexdigest(), size, content)
 
-    def _install(self, tmp: Path, blob_id: str) -> Path:
-        final = self.path(blob_id)
-        parent = final.parent
+    def _install(self, tmp: Path, fh: BinaryIO, blob_id: str) -> Path:
+        """On a worker thread; owns tmp and fh from here on (closes fh,
+        removes tmp whatever happens), so a cancelled caller cannot close
+        the file under a running fsync."""
         try:
-            created = not parent.is_dir()
-            if created:
-                parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.fsync(fh.fileno())
+            finally:
+                fh.close()
+            final = self.path(blob_id)
+            parent = final.parent
+            if not self._settled(parent):  # rare: the fan-out fills up over time
+                self._durable_dir(parent.parent)
+                self._durable_dir(parent)
             if final.exists():
                 # Same bytes already stored. Touch it so a concurrent sweep,
                 # which only removes blobs older than its threshold, keeps it
@@ -165,13 +200,50 @@ class BlobStore:
                 os.utime(final)
                 return final
             os.replace(tmp, final)
-            _fsync_dir(parent)
-            if created:  # new directory entries must be durable too
-                _fsync_dir(parent.parent)
-                _fsync_dir(self.root)
+            _fsync_dir(parent)  # the new name itself
         except OSError as exc:
+            _discard(tmp, fh)
             raise StorageError(f"cannot store blob: {exc}") from None
+        except BaseException:
+            _discard(tmp, fh)
+            raise
         return final
+
+    def _settled(self, folder: Path) -> bool:
+        """The directory exists and its entry is durable (see _durable_dir)."""
+        if not folder.is_dir():
+            return False
+        with self._creating_lock:
+            return str(folder) not in self._creating
+
+    def _durable_dir(self, folder: Path) -> None:
+        """Make a fan-out directory exist with a durable entry in its parent.
+
+        A directory that exists and that no thread of ours is still
+        creating is durable: either it was there before (made and synced by
+        an earlier run) or its creator has fsynced its parent. Checking
+        existence *before* the in-progress set matters: a creator joins the
+        set before mkdir, so one who sees the directory then sees the creator
+        too, until the creator's fsync is done. A directory found mid-creation
+        gets its parent fsynced by us as well rather than waiting."""
+        key = str(folder)
+        exists = folder.is_dir()
+        with self._creating_lock:
+            creating = key in self._creating
+            if not exists:
+                self._creating.add(key)
+        if exists:
+            if creating:
+                _fsync_dir(folder.parent)
+            return
+        try:
+            folder.mkdir(exist_ok=True)
+            _fsync_dir(folder.parent)
+        finally:
+            # Whoever leaves the set has fsynced after the mkdir, so the
+            # entry is durable even if another creator is still at work.
+            with self._creating_lock:
+                self._creating.discard(key)
 
     # --- cleanup ---------------------------------------------------------
     def sweep(self, referenced: set[str], older_than_s: float = 3600.0) -> int:
@@ -214,3 +286,37 @@ class BlobStore:
         for top in dirs(self.root, skip=str(self._tmp)):
             for mid in dirs(top):
                 yield from ((e, False) for e in files(mid))
+
+
+class StagedBlob:
+    """A message's bytes in a temp file, hashed, not yet durable or visible.
+
+    install() exactly once, or discard() if the delivery is abandoned before
+    that; until then the id must not be written anywhere durable. `content`
+    is the stored bytes when they were written in one piece (messages up to
+    _WRITE_BUFFER), else None."""
+
+    __slots__ = ("_owner", "_tmp", "_fh", "blob_id", "size", "content")
+
+    def __init__(self, owner: BlobStore, tmp: Path, fh: BinaryIO, blob_id: str, size: int,
+                 content: bytes | None = None) -> None:
+        self._owner = owner
+        self._tmp = tmp
+        self._fh: BinaryIO | None = fh
+        self.blob_id = blob_id
+        self.size = size
+        self.content = content
+
+    async def install(self) -> Path:
+        """fsync, rename into place, fsync the directory: one thread hop.
+        Returns the blob's path. Cancelling the caller does not stop the
+        thread: the blob may still appear (an orphan for sweep)."""
+        fh, self._fh = self._fh, None
+        if fh is None:
+            raise StorageError("blob already installed or discarded")
+        return await asyncio.to_thread(self._owner._install, self._tmp, fh, self.blob_id)
+
+    def discard(self) -> None:
+        fh, self._fh = self._fh, None
+        if fh is not None:
+            _discard(self._tmp, fh)

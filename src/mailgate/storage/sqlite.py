@@ -7,6 +7,8 @@
   per transaction. Pass synchronous="NORMAL" where that trade is acceptable.
 - busy_timeout for waiting on other processes; writes use BEGIN IMMEDIATE.
 - All calls run on one worker thread per store (sqlite_worker.DbThread).
+  Message writes (append, flags, copy, move, expunge) that are queued at the
+  same time share one transaction and one COMMIT (group commit, see there).
 - Changes by other processes arrive through the `changes` table: a poller
   asks PRAGMA data_version every `poll_interval` seconds (a no-I/O check
   when nothing happened) and reads the new rows only when it moved.
@@ -160,8 +162,8 @@ class SqliteStore(SqliteTopology):
         flags: Iterable[str] = (), internaldate: datetime | None = None,
         quota_bytes: int | None = None,
     ) -> Message:
-        return await self._db.run(M.append, folder_id, blob_id, size, bytes(summary),
-                                  tuple(flags), internaldate, quota_bytes)
+        return await self._db.run_grouped(M.append, folder_id, blob_id, size, bytes(summary),
+                                          tuple(flags), internaldate, quota_bytes)
 
     async def message_index(self, folder_id: int) -> list[MessageMeta]:
         return await self._db.run(M.message_index, folder_id)
@@ -171,20 +173,21 @@ class SqliteStore(SqliteTopology):
 
     async def store_flags(self, folder_id: int, uids: Sequence[int], flags: Iterable[str],
                           mode: FlagMode, unchanged_since: int | None = None) -> StoreResult:
-        return await self._db.run(M.store_flags, folder_id, list(uids), tuple(flags), mode,
-                                  unchanged_since)
+        return await self._db.run_grouped(M.store_flags, folder_id, list(uids), tuple(flags),
+                                          mode, unchanged_since)
 
     async def copy_messages(self, folder_id: int, uids: Sequence[int], dest_folder_id: int,
                             quota_bytes: int | None = None) -> list[tuple[int, int]]:
-        return await self._db.run(M.copy_messages, folder_id, list(uids), dest_folder_id,
-                                  quota_bytes)
+        return await self._db.run_grouped(M.copy_messages, folder_id, list(uids),
+                                          dest_folder_id, quota_bytes)
 
     async def move_messages(self, folder_id: int, uids: Sequence[int],
                             dest_folder_id: int) -> list[tuple[int, int]]:
-        return await self._db.run(M.move_messages, folder_id, list(uids), dest_folder_id)
+        return await self._db.run_grouped(M.move_messages, folder_id, list(uids),
+                                          dest_folder_id)
 
     async def expunge(self, folder_id: int, uids: Sequence[int]) -> list[int]:
-        return await self._db.run(M.expunge, folder_id, list(uids))
+        return await self._db.run_grouped(M.expunge, folder_id, list(uids))
 
     async def changed_since(self, folder_id: int, modseq: int) -> list[MessageMeta]:
         return await self._db.run(M.changed_since, folder_id, modseq)

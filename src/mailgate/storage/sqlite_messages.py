@@ -1,7 +1,10 @@
 """SQLite operations on messages: append, index, flags, copy/move, expunge.
 
-Every write is one BEGIN IMMEDIATE transaction that also updates the
+Every write is one `db.write()` transaction (BEGIN IMMEDIATE, or a
+SAVEPOINT of a group commit: see sqlite_worker.py) that also updates the
 folder's UIDNEXT / HIGHESTMODSEQ / counters and appends to the change log.
+These functions touch nothing but the database, so a group may roll one
+back or run it again.
 Work on many messages is batched (executemany, chunked IN lists or one
 range scan), never a query per message.
 """
