@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
+
+
+@functools.cache
+def _db_wait_line() -> int:
+    """The line where the SQLite worker waits for work (its idle leaf)."""
+    from mailgate.storage import sqlite_worker
+
+    lines, start = inspect.getsourcelines(sqlite_worker.DbThread._main)
+    return next((start + i for i, text in enumerate(lines) if "self._q.get()" in text), -1)
 
 
 def available() -> bool:
@@ -64,7 +75,7 @@ def summarize(raw: Path, top: int = 20) -> dict:
         if not frames:
             continue
         leaf = frames[-1]
-        if leaf.startswith(IDLE_LEAVES) or (leaf.startswith("DbThread._main") and ":176)" in leaf):
+        if leaf.startswith(IDLE_LEAVES) or (leaf.startswith("DbThread._main") and f":{_db_wait_line()})" in leaf):
             continue  # waiting: epoll, an empty work queue
         total += n
         g = groups.setdefault(group, {"samples": 0, "self": Counter(), "incl": Counter()})
