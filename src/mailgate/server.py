@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import queue
 import signal
 import ssl
 import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from logging.handlers import QueueHandler, QueueListener
 from typing import Any, Protocol
 
 from .admin.ops import open_store
@@ -192,9 +194,36 @@ def client_settings_text(config: Config, server: Server) -> str:
     return "\n".join(lines)
 
 
+def _log_off_the_loop() -> QueueListener | None:
+    """Log lines go to stderr from a thread: a slow reader of that pipe (a
+    service manager, a terminal) must not stall the event loop on every
+    delivery's log line. Leaves logging alone when it is set up already."""
+    root = logging.getLogger()
+    if root.handlers:
+        return None
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = QueueListener(records, handler)
+    listener.start()
+    root.addHandler(QueueHandler(records))
+    root.setLevel(logging.INFO)
+    return listener
+
+
 async def run_server(config: Config) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    listener = _log_off_the_loop()
+    try:
+        return await _run_server(config)
+    finally:
+        if listener is not None:
+            listener.stop()  # writes what is queued
+            for handler in logging.getLogger().handlers[:]:
+                if isinstance(handler, QueueHandler):
+                    logging.getLogger().removeHandler(handler)
+
+
+async def _run_server(config: Config) -> int:
     started = time.monotonic()
     try:
         tls = server_context(config.tls_cert, config.tls_key)
