@@ -226,6 +226,24 @@ async def test_store_flag_modes(store: Store) -> None:
     assert r.changed == () and r.refused == ()
 
 
+async def test_message_columns_equal_the_index(store: Store) -> None:
+    account, f = await _folder(store)
+    await _append(store, f.id, 5)
+    await store.expunge(f.id, [2])
+    await store.store_flags(f.id, [1, 3], [SEEN], FlagMode.ADD)
+    await store.store_flags(f.id, [4], [FLAGGED, "work"], FlagMode.ADD)
+    columns = await store.message_columns(f.id)
+    index = await store.message_index(f.id)
+    assert columns.uids.tolist() == [m.uid for m in index] == [1, 3, 4, 5]
+    assert columns.modseqs.tolist() == [m.modseq for m in index]
+    assert [columns.flagsets[i] for i in columns.flag_ids] == [m.flags for m in index]
+    assert len(columns.flagsets) == 3  # {\Seen}, {\Flagged work}, {}: shared, not one per message
+    empty = await store.create_folder(account.id, "Empty")
+    assert (await store.message_columns(empty.id)).uids.tolist() == []
+    with pytest.raises(NotFound):
+        await store.message_columns(10**9)
+
+
 async def test_store_unchanged_since(store: Store) -> None:
     _, f = await _folder(store)
     await _append(store, f.id, 3)  # modseqs 2, 3, 4

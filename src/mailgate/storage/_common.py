@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from array import array
 from collections.abc import Iterable
 from typing import TypeVar
 
-from .models import FlagMode
+from .models import FlagMode, MessageColumns
 
 T = TypeVar("T")
 
@@ -66,6 +67,23 @@ class FlagCache:
             if len(self._map) < 4096:  # bound the cache against keyword floods
                 self._map[text] = fs
         return fs
+
+
+def columns_from_rows(rows: Iterable[tuple[int, int, str]]) -> MessageColumns:
+    """(uid, modseq, flags text) rows in ascending UID -> MessageColumns,
+    consumed one at a time (a cursor: no list of 100,000 rows in between)."""
+    uids, modseqs, flag_ids = array("Q"), array("Q"), array("I")
+    flagsets: list[frozenset[str]] = []
+    ids: dict[str, int] = {}
+    for uid, modseq, text in rows:
+        found = ids.get(text)
+        if found is None:
+            found = ids[text] = len(flagsets)
+            flagsets.append(frozenset(text.split(" ")) if text else frozenset())
+        uids.append(uid)
+        modseqs.append(modseq)
+        flag_ids.append(found)
+    return MessageColumns(uids, modseqs, flag_ids, flagsets)
 
 
 def next_uidvalidity(last: int) -> int:

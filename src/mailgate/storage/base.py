@@ -16,6 +16,7 @@ from .models import (
     Change,
     FlagMode,
     Folder,
+    MessageColumns,
     FolderStatus,
     MailboxDatabase,
     MailServer,
@@ -164,6 +165,10 @@ class Store(Protocol):
     async def message_index(self, folder_id: int) -> list[MessageMeta]:
         """UID, MODSEQ and flags of every message, ascending UID. Cheap: no
         summaries. This is what SELECT loads."""
+
+    async def message_columns(self, folder_id: int) -> MessageColumns:
+        """The same as message_index, as compact columns: what SELECT loads
+        and a session keeps while the folder is selected."""
 
     async def get_messages(self, folder_id: int, uids: Sequence[int]) -> list[Message]:
         """Full records for the given UIDs that exist, ascending UID."""

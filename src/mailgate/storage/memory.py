@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from ._common import (
+    columns_from_rows,
+    flags_text,
     DELETED,
     SEEN,
     apply_mode,
@@ -25,6 +27,7 @@ from .errors import AlreadyExists, NotFound, QuotaExceeded, StorageError
 from .memory_queue import MemoryQueue
 from .memory_topology import MemoryTopology
 from .models import (
+    MessageColumns,
     Account,
     FlagMode,
     Folder,
@@ -264,6 +267,10 @@ class MemoryStore(MemoryQueue, MemoryTopology):
     async def message_index(self, folder_id: int) -> list[MessageMeta]:
         return [MessageMeta(m.uid, m.modseq, m.flags)
                 for m in self._folder(folder_id).msgs.values()]
+
+    async def message_columns(self, folder_id: int) -> MessageColumns:
+        return columns_from_rows((m.uid, m.modseq, flags_text(m.flags))
+                                 for m in self._folder(folder_id).msgs.values())
 
     async def get_messages(self, folder_id: int, uids: Sequence[int]) -> list[Message]:
         return [self._public(folder_id, m) for m in self._pick(self._folder(folder_id), uids)]

@@ -28,6 +28,7 @@ from . import postgres_folders as F
 from . import postgres_messages as M
 from . import postgres_queue as Q
 from .models import (
+    MessageColumns,
     Account,
     FlagMode,
     Folder,
@@ -152,6 +153,9 @@ class PostgresStore(PostgresTopology):
 
     async def message_index(self, folder_id: int) -> list[MessageMeta]:
         return await self._db.read(M.message_index, folder_id)
+
+    async def message_columns(self, folder_id: int) -> MessageColumns:
+        return await self._db.read(M.message_columns, folder_id)
 
     async def get_messages(self, folder_id: int, uids: Sequence[int]) -> list[Message]:
         return await self._db.read(M.get_messages, folder_id, list(uids))

@@ -19,9 +19,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ._common import CHUNK, DELETED, SEEN, FlagCache, apply_mode, canon_flags, flags_text
+from ._common import CHUNK, DELETED, SEEN, FlagCache, apply_mode, canon_flags, columns_from_rows, flags_text
 from .errors import NotFound, QuotaExceeded
-from .models import FlagMode, FolderStatus, Message, MessageMeta, StoreResult
+from .models import FlagMode, FolderStatus, Message, MessageColumns, MessageMeta, StoreResult
 from .postgres_db import Tx
 
 _flag_cache = FlagCache()  # event-loop only
@@ -156,6 +156,15 @@ async def append(tx: Tx, folder_id: int, blob_id: str, size: int, summary: bytes
 def _metas(rows: list[Any]) -> list[MessageMeta]:
     get = _flag_cache.get
     return [MessageMeta(uid, modseq, get(fl)) for uid, modseq, fl in rows]
+
+
+async def message_columns(conn: Any, folder_id: int) -> MessageColumns:
+    rows = await conn.fetch(
+        "SELECT uid, modseq, flags FROM messages WHERE folder_id = $1 ORDER BY uid", folder_id
+    )
+    if not rows:
+        await _require_folder(conn, folder_id)
+    return columns_from_rows(rows)
 
 
 async def message_index(conn: Any, folder_id: int) -> list[MessageMeta]:

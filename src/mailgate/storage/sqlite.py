@@ -25,6 +25,7 @@ from . import sqlite_folders as F
 from . import sqlite_messages as M
 from . import sqlite_queue as Q
 from .models import (
+    MessageColumns,
     Account,
     FlagMode,
     Folder,
@@ -167,6 +168,9 @@ class SqliteStore(SqliteTopology):
 
     async def message_index(self, folder_id: int) -> list[MessageMeta]:
         return await self._db.run(M.message_index, folder_id)
+
+    async def message_columns(self, folder_id: int) -> MessageColumns:
+        return await self._db.run(M.message_columns, folder_id)
 
     async def get_messages(self, folder_id: int, uids: Sequence[int]) -> list[Message]:
         return await self._db.run(M.get_messages, folder_id, list(uids))

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ._common import (
+    columns_from_rows,
     CHUNK,
     DELETED,
     SEEN,
@@ -27,7 +28,7 @@ from ._common import (
     flags_text,
 )
 from .errors import NotFound, QuotaExceeded
-from .models import FlagMode, FolderStatus, Message, MessageMeta, StoreResult
+from .models import FlagMode, FolderStatus, Message, MessageColumns, MessageMeta, StoreResult
 from .sqlite_worker import Db
 
 _flag_cache = FlagCache()  # used on worker threads only; dict ops are GIL-atomic
@@ -124,6 +125,16 @@ def append(db: Db, folder_id: int, blob_id: str, size: int, summary: bytes,
 def _metas(rows: list[tuple[int, int, str]]) -> list[MessageMeta]:
     get = _flag_cache.get
     return [MessageMeta(uid, modseq, get(fl)) for uid, modseq, fl in rows]
+
+
+def message_columns(db: Db, folder_id: int) -> MessageColumns:
+    cursor = db.c.execute(
+        "SELECT uid, modseq, flags FROM messages WHERE folder_id = ? ORDER BY uid", (folder_id,)
+    )
+    columns = columns_from_rows(cursor)  # row by row from the cursor
+    if not columns.uids:
+        _require_folder(db.c, folder_id)
+    return columns
 
 
 def message_index(db: Db, folder_id: int) -> list[MessageMeta]:
