@@ -51,7 +51,7 @@ async def test_imap_session_uses_the_mailbox_database(config: Config, second_db_
         body = await _imap(session, "FETCH 1 BODY[]", "A2")
         assert b"Subject: in db02" in body
         woken = []
-        session.ctx.changed.clear()
+        session.ctx.selected.dirty = False
         runtime.changes_for(db02).watch(session.ctx.selected.folder.id, lambda: woken.append(1))
         out = await _imap(session, 'APPEND Sent {%d+}\r\n' % len(MESSAGE) + MESSAGE.decode(), "A3")
         assert b"A3 OK" in out
@@ -60,7 +60,7 @@ async def test_imap_session_uses_the_mailbox_database(config: Config, second_db_
         assert await runtime.store.list_folders(account.id) == []  # nothing written to the directory's DB01
         # A delivery into the database wakes the session that has INBOX selected.
         await ops.deliver_local(config, "ann@example.test", [MESSAGE])
-        await _wait_for(lambda: session.ctx.changed.is_set())
+        await _wait_for(lambda: session.ctx.selected.dirty)  # what wakes its IDLE (ctx.wake)
         session.close()
 
 

@@ -24,6 +24,7 @@ from ..runtime import Runtime
 from ..session.imap.login import plaintext_refusal, start_sasl
 from ..session.imap.session import ImapSession
 from ..session.imap.updates import pending_updates
+from . import wakeup
 from .connection import Connection
 from .imap_output import ImapOutput
 
@@ -35,6 +36,10 @@ class _Closed(Exception):
 
 
 class ImapConnection:
+    # Slots: one of these per connection, and a server may hold 10,000 idlers.
+    __slots__ = ("conn", "runtime", "settings", "session", "reader", "out", "bad_commands", "client", "frontend",
+                 "_decompressor", "_waiter", "_wake_cb", "_timer_slot")
+
     def __init__(self, conn: Connection, runtime: Runtime) -> None:
         self.conn = conn
         self.runtime = runtime
@@ -47,6 +52,13 @@ class ImapConnection:
         self.client: Client | None = None  # limits, logging, admin disconnects (policy)
         self.frontend = False  # a client access server: proxy after login
         self._decompressor: zlib._Decompress | None = None  # type: ignore[name-defined]
+        # Waiting, the connection waits on this one future for everything
+        # that may end the wait: bytes, a change of the selected folder, an
+        # admin's disconnect, shutdown, a timer (see _sleep).
+        self._waiter: asyncio.Future | None = None
+        self._wake_cb = self._wake  # one bound method, handed to every source
+        self._timer_slot: int | None = None  # armed coarse timer (wakeup.call_at), if any
+        self.session.ctx.wake = self._wake_cb
 
     def _new_reader(self) -> CommandReader:
         return CommandReader(max_line_length=self.settings.max_command_size,
@@ -66,23 +78,45 @@ class ImapConnection:
             return self.settings.pre_authenticated_connection_timeout
         return self.settings.authenticated_connection_timeout
 
-    async def _receive(self, timeout: float | None) -> None:
-        """Feed the reader with the next bytes; _Closed on EOF, timeout or
-        server shutdown (after saying BYE)."""
-        read = asyncio.ensure_future(self.conn.read())
-        stopping = asyncio.ensure_future(self.runtime.shutting_down.wait())
-        kicked = asyncio.ensure_future(self.client.kicked.wait()) if self.client is not None else None
-        ends = {stopping} | ({kicked} if kicked is not None else set())
-        done, _ = await asyncio.wait({read} | ends, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        for end in ends:
-            end.cancel()
-        if read not in done:
-            read.cancel()
-            text = self._end_text() or "Autologout; idle for too long."
-            await self.send(r.Condition("BYE", text))
-            await self.out.flush()
-            raise _Closed
-        data = read.result()
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Until bytes arrive, a wake-up source calls _wake (folder change,
+        kick, shutdown) or about `seconds` pass (a shared coarse timer, up to
+        wakeup.TICK late): one future, no task, no timer of its own. Callers
+        re-check their deadline: an early wake-up only means sleeping again."""
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        self.conn.set_waiter(waiter)
+        now = loop.time()
+        # The timer stays armed across wake-ups (re-arming it for each of
+        # 10,000 idlers woken by a delivery is wasted work): one still to
+        # come, due no later than this deadline, will do.
+        slot = self._timer_slot
+        if slot is None or wakeup.slot_time(slot) <= now or wakeup.slot_time(slot) > now + seconds + wakeup.TICK:
+            if slot is not None:
+                wakeup.cancel(slot, self._wake_cb)
+            self._timer_slot = wakeup.call_at(now + seconds, self._wake_cb)
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            self.conn.set_waiter(None)
+
+    def _disarm(self) -> None:
+        if self._timer_slot is not None:
+            wakeup.cancel(self._timer_slot, self._wake_cb)
+            self._timer_slot = None
+
+    def _take_input(self) -> bool:
+        """Feed the reader what has arrived; True if anything did. _Closed at
+        end of stream."""
+        data = self.conn.read_nowait()
+        if data is None:
+            return False
         if not data:
             raise _Closed
         if self._decompressor is not None:
@@ -91,11 +125,31 @@ class ImapConnection:
             except zlib.error:
                 raise _Closed from None
         self.reader.feed(data)
+        return True
+
+    async def _bye_and_close(self, text: str) -> None:
+        await self.send(r.Condition("BYE", text))
+        await self.out.flush()
+        raise _Closed
+
+    async def _receive(self, timeout: float) -> None:
+        """Feed the reader with the next bytes; _Closed on EOF, timeout or
+        server shutdown (after saying BYE)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            if (ending := self._end_text()) is not None:
+                await self._bye_and_close(ending)
+            if self._take_input():
+                return
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                await self._bye_and_close("Autologout; idle for too long.")
+            await self._sleep(left)
 
     def _end_text(self) -> str | None:
         if self.runtime.shutting_down.is_set():
             return "Server shutting down."
-        if self.client is not None and self.client.kicked.is_set():
+        if self.client is not None and self.client.is_kicked:
             return self.client.kick_reason
         return None
 
@@ -241,54 +295,38 @@ class ImapConnection:
     async def _idle(self, cmd: c.Idle) -> None:
         """RFC 2177: report changes as they happen until DONE. The idle timeout
         does not apply (clients re-IDLE every 29 minutes); keepalives keep NAT
-        mappings alive."""
+        mappings alive. Waiting costs one future and one timer (_sleep): with
+        10,000 idlers, a delivery must cost each of them as little as possible."""
         ctx = self.session.ctx
         await self.send(r.Continuation("idling"))
         keepalive = max(1, self.settings.idle_keepalive_interval)
-        read_task: asyncio.Task | None = None
-        changed: asyncio.Future | None = None
-        # Made once per IDLE, not per wake-up: with 10,000 idlers, a delivery
-        # must cost each of them as little as possible.
-        ends = [asyncio.ensure_future(self.runtime.shutting_down.wait())]
-        if self.client is not None:
-            ends.append(asyncio.ensure_future(self.client.kicked.wait()))
-        try:
-            while True:
-                ctx.changed.clear()
-                for response in await pending_updates(ctx, allow_expunge=True):
-                    await self.send(response)
-                await self.out.flush()
-                line = self.reader.next_line()
-                if isinstance(line, NeedData):
-                    if read_task is None:
-                        read_task = asyncio.ensure_future(self.conn.read())
-                    if changed is None or changed.done():
-                        changed = asyncio.ensure_future(ctx.changed.wait())
-                    done, _ = await asyncio.wait({read_task, changed, *ends}, timeout=keepalive,
-                                                 return_when=asyncio.FIRST_COMPLETED)
-                    if (ending := self._end_text()) is not None:
-                        await self.send(r.Condition("BYE", ending))
-                        raise _Closed
-                    if read_task in done:
-                        data = read_task.result()
-                        read_task = None
-                        if not data:
-                            raise _Closed
-                        if self._decompressor is not None:
-                            data = self._decompressor.decompress(data)
-                        self.reader.feed(data)
-                    elif not done:
-                        await self.send(r.Condition("OK", "Still here"))
-                    continue
-                if isinstance(line, RawLine) and is_idle_done(line.line):
-                    await self.send(r.Tagged(cmd.tag, "OK", "IDLE terminated."))
-                else:
-                    await self.send(r.Tagged(cmd.tag, "BAD", "Expected DONE."))
-                return
-        finally:
-            for task in (read_task, changed, *ends):
-                if task is not None:
-                    task.cancel()
+        loop = asyncio.get_running_loop()
+        quiet_until = loop.time() + keepalive
+        while True:
+            # Updates carry no streamed literal: queued without a coroutine
+            # each, written without waiting unless the socket is backed up.
+            for response in await pending_updates(ctx, allow_expunge=True):
+                self.out.queue(response, utf8=self.utf8)
+            if self.out.flush_nowait():
+                await self.conn.drain()
+            line = self.reader.next_line()
+            if not isinstance(line, NeedData):
+                break
+            if (ending := self._end_text()) is not None:
+                await self._bye_and_close(ending)  # flushed: the BYE must reach the idler
+            if self._take_input() or (ctx.selected is not None and ctx.selected.dirty):
+                quiet_until = loop.time() + keepalive
+                continue
+            left = quiet_until - loop.time()
+            if left <= 0:
+                await self.send(r.Condition("OK", "Still here"))
+                quiet_until = loop.time() + keepalive
+                continue
+            await self._sleep(left)
+        if isinstance(line, RawLine) and is_idle_done(line.line):
+            await self.send(r.Tagged(cmd.tag, "OK", "IDLE terminated."))
+        else:
+            await self.send(r.Tagged(cmd.tag, "BAD", "Expected DONE."))
 
 
 _LIMIT_TEXT = {Limited.SERVER: "Too many connections; try again later.",
@@ -303,6 +341,10 @@ async def run_imap(conn: Connection, runtime: Runtime, *, mode: str = "client") 
     imap.frontend = mode == "frontend"
     client = imap.client = imap.session.ctx.client = runtime.policy.open_connection("imap4", conn, imap.settings)
     client.backend = mode == "backend"
+    # Shutdown and an admin's disconnect wake the connection's one waiter
+    # (ImapConnection._sleep) without a task each.
+    client.on_kick = imap._wake_cb
+    wakeup.subscribe(runtime.shutting_down, imap._wake_cb)
     try:
         if client.refused is not None:
             await imap.send(r.Condition("BYE", _LIMIT_TEXT.get(client.refused, "Too many connections.")))
@@ -310,4 +352,7 @@ async def run_imap(conn: Connection, runtime: Runtime, *, mode: str = "client") 
             return
         await imap.run()
     finally:
+        wakeup.unsubscribe(runtime.shutting_down, imap._wake_cb)
+        imap._disarm()
+        client.on_kick = None
         client.close()

@@ -7,14 +7,23 @@ import zlib
 
 from ..protocol.imap import responses as r
 from ..protocol.imap.literal import LiteralStream
-from ..protocol.imap.serializer import chunks
+from ..protocol.imap.serializer import chunks, to_bytes
 from .connection import Connection
 
 FLUSH_AT = 64 * 1024
 STREAM_BLOCK = 256 * 1024
 
+# Untagged updates that many sessions send alike (10,000 idlers each told
+# "* 5 EXISTS" after one delivery) are serialized once; they contain no
+# folder names, so UTF8=ACCEPT does not change their bytes.
+_SHARED_TYPES = frozenset({r.Exists, r.Recent, r.Expunged})
+SHARED_CACHE_SIZE = 1024  # entries; cleared when full (a few per delivery)
+_shared_bytes: dict[r.Response, bytes] = {}
+
 
 class ImapOutput:
+    __slots__ = ("conn", "_pending", "_compressor")  # one per connection
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._pending = bytearray()
@@ -27,7 +36,41 @@ class ImapOutput:
     def compressing(self) -> bool:
         return self._compressor is not None
 
+    def queue(self, response: r.Response, *, utf8: bool = False) -> None:
+        """Buffer a response that has no streamed literal (untagged updates,
+        completions) without a coroutine; flush() or flush_nowait() sends."""
+        if type(response) in _SHARED_TYPES:
+            data = _shared_bytes.get(response)
+            if data is None:
+                if len(_shared_bytes) >= SHARED_CACHE_SIZE:
+                    _shared_bytes.clear()
+                data = _shared_bytes[response] = to_bytes(response)
+            self._pending += data
+            return
+        for piece in chunks(response, utf8=utf8):
+            if isinstance(piece, LiteralStream):
+                piece.source.close()
+                raise TypeError(f"{type(response).__name__} streams a literal: use send()")
+            self._pending += piece
+
+    def flush_nowait(self) -> bool:
+        """Hand the buffer to the transport; True when the caller should
+        await drain() (the transport's buffer is over its high-water mark)."""
+        if not self._pending:
+            return False
+        data = bytes(self._pending)
+        self._pending.clear()
+        if self._compressor is not None:
+            data = self._compressor.compress(data) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
+        self.conn.write(data)
+        return self.conn.must_drain
+
     async def send(self, response: r.Response, *, utf8: bool = False) -> None:
+        if type(response) in _SHARED_TYPES:
+            self.queue(response)
+            if len(self._pending) >= FLUSH_AT:
+                await self.flush()
+            return
         for piece in chunks(response, utf8=utf8):
             if isinstance(piece, LiteralStream):
                 await self._copy_stream(piece)
@@ -51,11 +94,5 @@ class ImapOutput:
             stream.source.close()
 
     async def flush(self) -> None:
-        if not self._pending:
-            return
-        data = bytes(self._pending)
-        self._pending.clear()
-        if self._compressor is not None:
-            data = self._compressor.compress(data) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
-        self.conn.write(data)
-        await self.conn.drain()
+        if self.flush_nowait():
+            await self.conn.drain()

@@ -41,17 +41,20 @@ class Listener:
 
     async def start(self) -> None:
         host, port = parse_binding(self.binding)
-        self.server = await asyncio.start_server(
-            self._accept,
+        self.server = await asyncio.get_running_loop().create_server(
+            self._protocol,
             host,
             port,
             ssl=self.tls_context if self.implicit_tls else None,
             reuse_address=True,
             # A TLS handshake that never finishes must not hold a slot forever.
             ssl_handshake_timeout=30 if self.implicit_tls else None,
-            limit=256 * 1024,
             backlog=1024,
         )
+
+    def _protocol(self) -> Connection:
+        # The Connection is the socket's protocol (no StreamReader/Writer pair).
+        return Connection(implicit_tls=self.implicit_tls, tls_context=self.tls_context, on_open=self._opened)
 
     @property
     def bound_port(self) -> int:
@@ -59,11 +62,11 @@ class Listener:
         assert self.server is not None and self.server.sockets
         return int(self.server.sockets[0].getsockname()[1])
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = Connection(reader, writer, implicit_tls=self.implicit_tls, tls_context=self.tls_context)
+    def _opened(self, conn: Connection) -> None:
+        self.connections.add(asyncio.get_running_loop().create_task(self._serve(conn)))
+
+    async def _serve(self, conn: Connection) -> None:
         task = asyncio.current_task()
-        assert task is not None
-        self.connections.add(task)
         try:
             await self.driver(conn)
         except asyncio.CancelledError:

@@ -8,7 +8,6 @@ connection: the driver (transport/imap_driver.py) serializes and writes.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +21,7 @@ from .selected import SelectedFolder
 HIERARCHY_SEPARATOR = "/"
 
 
-@dataclass
+@dataclass(slots=True)  # one per connection: 10,000 idlers
 class SessionContext:
     runtime: Runtime
     tls_active: bool = False
@@ -38,8 +37,10 @@ class SessionContext:
     # The tracked connection (policy.connections.Client): per-user limit,
     # throttling by client IP. None when driven without a connection (tests).
     client: Any = None
-    # Set when the selected folder changes in the store (wakes IDLE).
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Called when the selected folder changes in the store (after the view is
+    # marked dirty): the driver's wake-up, so IDLE waits on one future
+    # instead of a task per source (transport/imap_driver.py).
+    wake: Callable[[], None] | None = None
     watch_callback: Callable[[], None] | None = None
     # The mailbox's database (store, blobs), bound after login: folders and
     # messages live there, accounts and settings in runtime.store.

@@ -25,12 +25,9 @@ def leave_folder(ctx: SessionContext) -> None:
 
 
 def _enter_folder(ctx: SessionContext, view: SelectedFolder) -> None:
-    def on_change() -> None:
-        view.dirty = True
-        ctx.changed.set()
-
+    view.notify = ctx.wake
     ctx.selected = view
-    ctx.watch_callback = on_change
+    ctx.watch_callback = on_change = view.mark_dirty  # the same object for unwatch
     ctx.runtime.changes_for(ctx.store).watch(view.folder.id, on_change)  # the mailbox's database
 
 

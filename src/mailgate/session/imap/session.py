@@ -28,6 +28,8 @@ ENABLEABLE = {"CONDSTORE": "CONDSTORE", "QRESYNC": "QRESYNC", "UTF8=ACCEPT": "UT
 
 
 class ImapSession:
+    __slots__ = ("ctx", "logged_out", "_handlers")  # one per connection: 10,000 idlers
+
     def __init__(self, runtime: Runtime, *, tls_active: bool, can_start_tls: bool, remote: str = "") -> None:
         self.ctx = SessionContext(runtime, tls_active=tls_active, can_start_tls=can_start_tls, remote=remote)
         self.logged_out = False
