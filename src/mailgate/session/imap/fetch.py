@@ -43,7 +43,7 @@ from .context import SessionContext
 from .msgset import ReadCommandError, batched
 from .numbers import resolve_uids
 from .selected import SelectedFolder
-from .updates import flags_of
+from .updates import flags_of, shown_flags
 
 __all__ = ["FetchOutcome", "fetch_responses", "MarkSeen", "BATCH", "STREAM_THRESHOLD"]
 
@@ -392,39 +392,45 @@ def _rows(ctx: SessionContext, view: SelectedFolder, items: tuple[str, ...], uid
     """Rows for ``uids`` (ascending): from the view alone when ``records``
     is None (UID/FLAGS/MODSEQ), else also from each message's record and the
     summary's wire forms (messages expunged meanwhile are left out)."""
+    index = view.meta
+    numbers, modseqs, flag_ids, flagsets = index.uids, index.modseqs, index.flag_ids, index.flagsets
+    recent = view.recent if view.recent and not ctx.rev2 else None
     wire = {"ENVELOPE": 0, "BODY": 1, "BODYSTRUCTURE": 2}
-    getters: list[Callable[[int, MessageMeta, Message | None, tuple[bytes, bytes, bytes] | None], object]] = []
+    Get = Callable[[int, int, "Message | None", "tuple[bytes, bytes, bytes] | None"], object]
+    getters: list[Get] = []
     for name in items:
         if name == "UID":
-            getters.append(lambda uid, meta, m, w: uid)
+            getters.append(lambda uid, i, m, w: uid)
         elif name == "FLAGS":
-            getters.append(lambda uid, meta, m, w: flags_of(ctx, meta))
+            getters.append(lambda uid, i, m, w: shown_flags(flagsets[flag_ids[i]], recent is not None and uid in recent))
         elif name == "MODSEQ":
-            getters.append(lambda uid, meta, m, w: meta.modseq)
+            getters.append(lambda uid, i, m, w: modseqs[i])
         elif name == "RFC822.SIZE":
-            getters.append(lambda uid, meta, m, w: m.size)  # type: ignore[union-attr]
+            getters.append(lambda uid, i, m, w: m.size)  # type: ignore[union-attr]
         elif name == "INTERNALDATE":
-            getters.append(lambda uid, meta, m, w: m.internaldate)  # type: ignore[union-attr]
+            getters.append(lambda uid, i, m, w: m.internaldate)  # type: ignore[union-attr]
         else:
-            getters.append(lambda uid, meta, m, w, i=wire[name]: w[i])  # type: ignore[index]
+            getters.append(lambda uid, i, m, w, k=wire[name]: w[k])  # type: ignore[index]
     needs_wire = any(name in wire for name in items)
     out = []
-    meta_of, gone, numbers = view.meta, view.gone, view.uids
+    gone = view.gone
+    count = len(numbers)
     position = bisect_left(numbers, uids[0]) if uids else 0
     for uid in uids:
-        meta = meta_of.get(uid)
-        if meta is None or uid in gone:
+        # uids ascend, so the position is found by walking forward.
+        while position < count and numbers[position] < uid:
+            position += 1
+        if position == count:
+            break
+        if numbers[position] != uid or uid in gone:
             continue
         message = None
         if records is not None:
             message = records.get(uid)
             if message is None:
                 continue  # expunged meanwhile by another session
-        # uids ascend, so the sequence number is found by walking forward.
-        while numbers[position] != uid:
-            position += 1
         w = mime.wire_items(message.summary) if needs_wire and message is not None else None
-        out.append((position + 1, *[get(uid, meta, message, w) for get in getters]))
+        out.append((position + 1, *[get(uid, position, message, w) for get in getters]))
     return r.FetchRows(items, tuple(out))
 
 
@@ -477,7 +483,8 @@ async def fetch_responses(ctx: SessionContext, cmd: Fetch, *, outcome: FetchOutc
         ctx.condstore_used = True  # RFC 7162 3.1: MODSEQ/CHANGEDSINCE enable CONDSTORE
     if cmd.changedsince is not None:
         since = cmd.changedsince
-        uids = [u for u in uids if u in view.meta and view.meta[u].modseq > since]
+        newer = {u for u, modseq in zip(view.meta.uids, view.meta.modseqs) if modseq > since}
+        uids = [u for u in uids if u in newer]
     uids = view.live_uids(list(uids))
     if not plan.items and not plan.needs_record:
         # Only UID/FLAGS/MODSEQ: all from the view, answered in batches

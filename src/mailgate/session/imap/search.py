@@ -72,14 +72,11 @@ async def search_uids(ctx: SessionContext, key: SearchKey | None, *, uid_mode: b
         return quick
     matched: list[int] = []
     undecided: list[Candidate] = []
-    recent = view.recent
+    recent, index, gone = view.recent, view.meta, view.gone
     for seq, uid in enumerate(view.uids, 1):
-        if uid in view.gone:
+        if uid in gone:
             continue
-        meta = view.meta.get(uid)
-        if meta is None:
-            continue
-        cand = Candidate(uid, seq, meta, uid in recent)
+        cand = Candidate(uid, seq, index.at(seq - 1), uid in recent)
         verdict = meta_eval(compiled, cand)
         if verdict is True:
             matched.append(uid)
@@ -111,13 +108,14 @@ def _system_flag_search(compiled: object, view) -> list[int] | None:  # noqa: AN
     exact membership test is the whole check."""
     if not isinstance(compiled, _Flag) or not compiled.flag.startswith("\\") or compiled.low == "\\recent":
         return None
-    present, meta, gone = compiled.present, view.meta, view.gone
+    present, index, gone = compiled.present, view.meta, view.gone
     spelled = {"\\seen": "\\Seen", "\\answered": "\\Answered", "\\flagged": "\\Flagged",
                "\\deleted": "\\Deleted", "\\draft": "\\Draft"}.get(compiled.low)
     if spelled is None:
         return None
-    return [u for u in view.uids
-            if u not in gone and (m := meta.get(u)) is not None and (spelled in m.flags) is present]
+    uids = index.uids
+    found = [uids[i] for i in index.positions_with(lambda flags: (spelled in flags) is present)]
+    return [u for u in found if u not in gone] if gone else found
 
 
 def _eval_batch(compiled: object, chunk: Sequence[Candidate], blobs: object) -> list[int]:
@@ -145,8 +143,7 @@ def numbers_for(ctx: SessionContext, uids: Sequence[int], *, uid: bool) -> list[
 def _highest_modseq(ctx: SessionContext, uids: Sequence[int]) -> int | None:
     view = ctx.selected
     assert view is not None
-    values = [view.meta[u].modseq for u in uids if u in view.meta]
-    return max(values) if values else None
+    return view.meta.highest_modseq(uids)
 
 
 def search_response(ctx: SessionContext, cmd: Search, uids: list[int]) -> list[r.Response]:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import bisect
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ...storage.base import Store
 from ...storage.models import Folder, MessageMeta
+from .message_index import MessageIndex
 
 # In-process \Recent bookkeeping (IMAP4rev1 only): the highest UID some session
 # has already seen as recent, per folder. The first session to see a message
@@ -106,19 +107,65 @@ class Updates:
         return bool(self.expunged_seqs or self.exists is not None or self.flag_changes)
 
 
+class RecentUids:
+    """This session's \\Recent UIDs (IMAP4rev1): those it claimed at SELECT,
+    a range (floor, ceiling] of the view's UIDs -- kept as two numbers, not a
+    set of every message of a first SELECT -- plus single UIDs claimed later.
+    Members leave with the view's UIDs (EXPUNGE) or by discard()."""
+
+    __slots__ = ("_uids", "floor", "ceiling", "extra")
+
+    def __init__(self, uids: Sequence[int]) -> None:
+        self._uids = uids  # the view's UID array, ascending
+        self.floor = self.ceiling = 0
+        self.extra: set[int] = set()
+
+    def claim_range(self, floor: int, ceiling: int) -> None:
+        self.floor, self.ceiling = floor, max(floor, ceiling)
+
+    def __contains__(self, uid: object) -> bool:
+        if not isinstance(uid, int):
+            return False
+        if self.floor < uid <= self.ceiling:
+            i = bisect.bisect_left(self._uids, uid)
+            return i < len(self._uids) and self._uids[i] == uid
+        return uid in self.extra
+
+    def __len__(self) -> int:
+        in_range = (bisect.bisect_right(self._uids, self.ceiling) - bisect.bisect_right(self._uids, self.floor)
+                    if self.ceiling > self.floor else 0)
+        return in_range + len(self.extra)
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def update(self, uids: Iterable[int]) -> None:
+        self.extra.update(uids)
+
+    def discard(self, uid: int) -> None:
+        self.extra.discard(uid)
+
+    def clear(self) -> None:
+        self.floor = self.ceiling = 0
+        self.extra.clear()
+
+
 class SelectedFolder:
     # Slots: one view per session, and 10,000 sessions may idle in one folder.
     __slots__ = ("folder", "readonly", "uids", "meta", "known_modseq", "gone", "recent", "reported_exists",
                  "saved_result", "_pending_flags", "dirty", "notify")
 
-    def __init__(self, folder: Folder, readonly: bool, index: list[MessageMeta]) -> None:
+    def __init__(self, folder: Folder, readonly: bool, index: MessageIndex | list[MessageMeta]) -> None:
         self.folder = folder
         self.readonly = readonly
-        self.uids: list[int] = [m.uid for m in index]
-        self.meta: dict[int, MessageMeta] = {m.uid: m for m in index}
-        self.known_modseq = max([folder.highestmodseq, *(m.modseq for m in index)]) if index else folder.highestmodseq
+        # UIDs, MODSEQs and flags in arrays (20 bytes a message); ``meta``
+        # answers uid -> MessageMeta, ``uids`` is its UID array (sequence
+        # number n is uids[n - 1]).
+        self.meta = index if isinstance(index, MessageIndex) else MessageIndex(index)
+        self.uids = self.meta.uids
+        self.known_modseq = max(folder.highestmodseq, max(self.meta.modseqs, default=0))
         self.gone: set[int] = set()  # expunged in the store, not yet reported
-        self.recent: set[int] = set()
+        self.recent = RecentUids(self.uids)
         self.reported_exists = len(self.uids)
         self.saved_result: list[int] = []  # SEARCHRES "$" (UIDs)
         self._pending_flags: dict[int, MessageMeta] = {}  # changed by others
@@ -136,11 +183,10 @@ class SelectedFolder:
 
     @classmethod
     async def open(cls, store: Store, folder: Folder, readonly: bool, track_recent: bool = True) -> SelectedFolder:
-        index = await store.message_index(folder.id)
-        view = cls(folder, readonly, index)
+        view = cls(folder, readonly, MessageIndex.from_columns(await store.message_columns(folder.id)))
         if track_recent and view.uids and not readonly:
             previous = claim_recent(store, folder.id, view.uids[-1])
-            view.recent = {uid for uid in view.uids if uid > previous}
+            view.recent.claim_range(previous, view.uids[-1])
         return view
 
     # --- numbering --------------------------------------------------------
@@ -175,20 +221,23 @@ class SelectedFolder:
                                                               generation)
         newest = max(self.known_modseq, highest)
         last_uid = self.max_uid
-        new_uids: list[int] = []
+        new: list[MessageMeta] = []
         for meta in changed:
             newest = max(newest, meta.modseq)
             if meta.uid > last_uid:
-                new_uids.append(meta.uid)
-                self.meta[meta.uid] = meta
-            elif meta.uid in self.meta and self.meta[meta.uid].modseq != meta.modseq:
-                self._pending_flags[meta.uid] = meta
+                new.append(meta)
+            else:
+                current = self.meta.get(meta.uid)
+                if current is not None and current.modseq != meta.modseq:
+                    self._pending_flags[meta.uid] = meta
         for uid in expunged:
             if uid in self.meta:
                 self.gone.add(uid)
-        if new_uids:
-            new_uids.sort()
-            self.uids.extend(new_uids)
+        if new:
+            new.sort(key=lambda m: m.uid)
+            for meta in new:
+                self.meta.append(meta)
+            new_uids = [m.uid for m in new]
             previous = claim_recent(store, self.folder.id, new_uids[-1]) if not self.readonly else new_uids[-1]
             self.recent.update(u for u in new_uids if u > previous)
         self.known_modseq = newest
@@ -245,8 +294,7 @@ class SelectedFolder:
             # Descending order: each number is still right when the client
             # applies the EXPUNGEs one after another.
             seqs.append(seq)
-            del self.uids[seq - 1]
-            self.meta.pop(uid, None)
+            self.meta.pop(uid)  # also leaves self.uids: the same array
             self.recent.discard(uid)
             self.gone.discard(uid)
         return seqs

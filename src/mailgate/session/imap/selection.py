@@ -52,7 +52,7 @@ async def handle_select(ctx: SessionContext, cmd: c.Select) -> AsyncIterator[r.R
     _enter_folder(ctx, view)
     view.dirty = True
 
-    keywords = sorted({f for m in view.meta.values() for f in m.flags if not f.startswith("\\")})
+    keywords = sorted({f for flags in view.meta.flagsets for f in flags if not f.startswith("\\")})
     yield r.Flags((*SYSTEM_FLAGS, *keywords))
     permanent = () if cmd.readonly else (*SYSTEM_FLAGS, *keywords, "\\*")
     yield r.Condition("OK", "Flags permitted." if permanent else "No permanent flags permitted.",
@@ -60,7 +60,7 @@ async def handle_select(ctx: SessionContext, cmd: c.Select) -> AsyncIterator[r.R
     yield r.Exists(view.exists)
     if not ctx.rev2:
         yield r.Recent(len(view.recent))
-        first_unseen = next((i + 1 for i, uid in enumerate(view.uids) if SEEN not in view.meta[uid].flags), None)
+        first_unseen = next((i + 1 for i in view.meta.positions_with(lambda flags: SEEN not in flags)), None)
         if first_unseen is not None:
             yield r.Condition("OK", f"Message {first_unseen} is first unseen.", r.unseen(first_unseen))
     yield r.Condition("OK", "UIDs valid.", r.uidvalidity(folder.uidvalidity))

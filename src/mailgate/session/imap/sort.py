@@ -135,7 +135,7 @@ async def sort_response(ctx: SessionContext, cmd: Sort) -> list[r.Response]:
     numbers = numbers_for(ctx, ordered, uid=cmd.uid)
     modseq = None
     if uses_modseq(cmd.key) and ordered:
-        modseq = max(view.meta[u].modseq for u in ordered if u in view.meta)
+        modseq = view.meta.highest_modseq(ordered)
     if cmd.returns is None:
         return [r.SortResult(tuple(numbers), modseq)]
     opts = set(cmd.returns) or {"ALL"}

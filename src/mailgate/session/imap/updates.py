@@ -17,13 +17,22 @@ def _sorted_flags(flags: frozenset[str]) -> tuple[str, ...]:
     return tuple(sorted(flags))  # few distinct sets per folder: sort each once
 
 
+def shown_flags(flags: frozenset[str], recent: bool) -> tuple[str, ...]:
+    """Flags as the FLAGS item shows them: sorted, \\Recent last when it applies."""
+    return _with_recent(flags) if recent else _sorted_flags(flags)
+
+
+@functools.lru_cache(maxsize=4096)
+def _with_recent(flags: frozenset[str]) -> tuple[str, ...]:
+    return (*_sorted_flags(flags), RECENT)
+
+
 def flags_of(ctx: SessionContext, meta: MessageMeta) -> tuple[str, ...]:
     """A message's flags as this session shows them (\\Recent only for
     IMAP4rev1 sessions that saw the message first)."""
     view = ctx.selected
-    if view is not None and view.recent and not ctx.rev2 and meta.uid in view.recent:
-        return (*_sorted_flags(meta.flags), RECENT)
-    return _sorted_flags(meta.flags)
+    recent = view is not None and bool(view.recent) and not ctx.rev2 and meta.uid in view.recent
+    return shown_flags(meta.flags, recent)
 
 
 def flag_fetch(ctx: SessionContext, seq: int, meta: MessageMeta, *, uid: bool = False) -> r.FetchResponse:
