@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from ...storage.base import Store
 from ...storage.models import Folder, MessageMeta
+from .folder_cache import folder_index_cache
 from .message_index import MessageIndex
 
 # In-process \Recent bookkeeping (IMAP4rev1 only): the highest UID some session
@@ -183,7 +184,9 @@ class SelectedFolder:
 
     @classmethod
     async def open(cls, store: Store, folder: Folder, readonly: bool, track_recent: bool = True) -> SelectedFolder:
-        view = cls(folder, readonly, MessageIndex.from_columns(await store.message_columns(folder.id)))
+        index, mark = await folder_index_cache.load(store, folder)
+        view = cls(folder, readonly, index)
+        view.known_modseq = max(view.known_modseq, mark)
         if track_recent and view.uids and not readonly:
             previous = claim_recent(store, folder.id, view.uids[-1])
             view.recent.claim_range(previous, view.uids[-1])

@@ -1,0 +1,128 @@
+"""SELECT of a big folder without reading its whole index every time.
+
+Loading the UID/MODSEQ/flags of 100,000 messages from the store takes about
+0.1 s; clients select their big folders over and over (every reconnect, every
+folder switch).  The process keeps each big folder's index as it was at some
+MODSEQ; a SELECT copies it (a memcpy of three arrays) and catches up with what
+changed since that MODSEQ — the same two reads a selected session polls with
+(RFC 7162's CHANGEDSINCE and the expunge log, which the store never prunes).
+
+Only folders of at least CACHE_MIN_MESSAGES are kept, the least recently
+selected leave first once CACHE_MAX_MESSAGES are held (20 bytes a message).
+Entries are keyed by store, folder id and UIDVALIDITY, so a recreated folder
+never meets an old entry; an entry goes with its store.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
+from itertools import compress
+
+from ...storage.base import Store
+from ...storage.models import Folder, MessageMeta
+from .message_index import MessageIndex
+
+CACHE_MIN_MESSAGES = 5_000  # smaller folders load directly: cheap enough
+CACHE_MAX_MESSAGES = 2_000_000  # all entries together: about 40 MB
+
+_Key = tuple[int, int, int]  # (id(store), folder id, UIDVALIDITY)
+
+
+@dataclass(slots=True)
+class _Entry:
+    index: MessageIndex
+    modseq: int  # the index holds every change up to this MODSEQ
+
+
+class FolderIndexCache:
+    def __init__(self, max_messages: int = CACHE_MAX_MESSAGES, min_messages: int = CACHE_MIN_MESSAGES) -> None:
+        self.max_messages = max_messages
+        self.min_messages = min_messages
+        self._entries: OrderedDict[_Key, _Entry] = OrderedDict()
+        self._held = 0
+        self._watched: set[int] = set()  # stores with a finalizer
+
+    @property
+    def held(self) -> int:
+        """Messages held over all entries."""
+        return self._held
+
+    async def load(self, store: Store, folder: Folder) -> tuple[MessageIndex, int]:
+        """A private copy of the folder's index and the MODSEQ it is complete to."""
+        key = (id(store), folder.id, folder.uidvalidity)
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+            index = _copy(entry.index)
+            highest = await _catch_up(store, folder.id, index, entry.modseq)
+            if highest is not None:
+                self._put(store, key, _Entry(_copy(index), highest))
+                return index, highest
+            self._drop(key)  # could not be brought up to date: load afresh
+        # HIGHESTMODSEQ as read before the index: the index holds at least
+        # every change up to it (a later one is applied again on catch-up).
+        mark = folder.highestmodseq
+        index = MessageIndex.from_columns(await store.message_columns(folder.id))
+        if len(index) >= self.min_messages:
+            self._put(store, key, _Entry(_copy(index), mark))
+        return index, mark
+
+    def _put(self, store: Store, key: _Key, entry: _Entry) -> None:
+        self._drop(key)
+        if len(entry.index) > self.max_messages:
+            return
+        self._entries[key] = entry
+        self._held += len(entry.index)
+        while self._held > self.max_messages:
+            self._drop(next(iter(self._entries)))
+        if key[0] not in self._watched:
+            self._watched.add(key[0])
+            weakref.finalize(store, self._forget_store, key[0])
+
+    def _drop(self, key: _Key) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._held -= len(entry.index)
+
+    def _forget_store(self, store_id: int) -> None:
+        self._watched.discard(store_id)
+        for key in [k for k in self._entries if k[0] == store_id]:
+            self._drop(key)
+
+
+def _copy(index: MessageIndex) -> MessageIndex:
+    copy = MessageIndex()
+    copy.uids, copy.modseqs, copy.flag_ids = index.uids[:], index.modseqs[:], index.flag_ids[:]
+    copy.flagsets = list(index.flagsets)
+    copy._flag_id = dict(index._flag_id)
+    return copy
+
+
+async def _catch_up(store: Store, folder_id: int, index: MessageIndex, since: int) -> int | None:
+    """Apply what changed after ``since`` to ``index`` silently (it is not
+    anyone's view yet); returns the new MODSEQ mark, None when the changes do
+    not fit (then the caller loads the folder afresh)."""
+    folder = await store.get_folder_by_id(folder_id)
+    if folder is None:
+        return None
+    highest = max(since, folder.highestmodseq)  # read first: the reads below hold at least this
+    changed: list[MessageMeta] = await store.changed_since(folder_id, since)
+    expunged = set(await store.expunged_since(folder_id, since))
+    if expunged:
+        keep = [u not in expunged for u in index.uids]
+        index.uids[:] = type(index.uids)(index.uids.typecode, compress(index.uids, keep))
+        index.modseqs[:] = type(index.modseqs)(index.modseqs.typecode, compress(index.modseqs, keep))
+        index.flag_ids[:] = type(index.flag_ids)(index.flag_ids.typecode, compress(index.flag_ids, keep))
+    try:
+        for meta in changed:  # ascending UID: updates, then new messages
+            if meta.uid not in expunged:
+                index[meta.uid] = meta
+    except ValueError:  # a UID below the newest that the index lacks: not ours to guess
+        return None
+    return max([highest, *(m.modseq for m in changed)])
+
+
+# One per process: sessions of every connection share it.
+folder_index_cache = FolderIndexCache()

@@ -1,0 +1,119 @@
+"""The process's cache of big folders' indexes: a SELECT from it equals a fresh load."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from mailgate.session.imap.folder_cache import FolderIndexCache
+from mailgate.storage.memory import MemoryStore
+from mailgate.storage.models import FlagMode
+from mailgate.storage.sqlite import SqliteStore
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path):
+    s = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "store.db")
+    await s.open()
+    yield s
+    await s.close()
+
+
+async def _folder(store, name: str = "INBOX"):
+    account = await store.create_account("ann@example.org", "{PLAIN}x")
+    return account, await store.create_folder(account.id, name)
+
+
+async def _append(store, folder_id: int, n: int, flags: tuple[str, ...] = ()) -> None:
+    for i in range(n):
+        await store.append_message(folder_id, blob_id=f"{i:064x}", size=10, summary=b"s",
+                                   flags=flags, internaldate=None, quota_bytes=None)
+
+
+async def _fresh(store, folder_id: int) -> list[tuple[int, int, frozenset[str]]]:
+    return [(m.uid, m.modseq, m.flags) for m in await store.message_index(folder_id)]
+
+
+def _rows(index) -> list[tuple[int, int, frozenset[str]]]:
+    return [(m.uid, m.modseq, m.flags) for m in index.values()]
+
+
+async def test_second_select_catches_up_with_every_kind_of_change(store) -> None:
+    cache = FolderIndexCache(min_messages=3)
+    _, folder = await _folder(store)
+    await _append(store, folder.id, 6)
+    index, mark = await cache.load(store, await store.get_folder_by_id(folder.id))
+    assert _rows(index) == await _fresh(store, folder.id) and cache.held == 6
+    await store.store_flags(folder.id, [2, 5], ["\\Seen", "work"], FlagMode.ADD)
+    await store.expunge(folder.id, [1, 4])
+    await _append(store, folder.id, 2, flags=("\\Flagged",))
+    again, mark2 = await cache.load(store, await store.get_folder_by_id(folder.id))
+    assert _rows(again) == await _fresh(store, folder.id)
+    assert mark2 == (await store.get_folder_by_id(folder.id)).highestmodseq > mark
+    assert cache.held == 6  # the entry was brought up to date, not added twice
+
+
+async def test_a_view_changing_its_copy_leaves_the_cache_alone(store) -> None:
+    cache = FolderIndexCache(min_messages=3)
+    _, folder = await _folder(store)
+    await _append(store, folder.id, 4)
+    first, _ = await cache.load(store, folder)
+    first.pop(2)
+    second, _ = await cache.load(store, await store.get_folder_by_id(folder.id))
+    assert [m.uid for m in second.values()] == [1, 2, 3, 4]
+
+
+async def test_small_folders_are_not_kept(store) -> None:
+    cache = FolderIndexCache(min_messages=10)
+    _, folder = await _folder(store)
+    await _append(store, folder.id, 4)
+    await cache.load(store, folder)
+    assert cache.held == 0
+
+
+async def test_least_recently_selected_leave_first(store) -> None:
+    cache = FolderIndexCache(max_messages=10, min_messages=1)
+    account, a = await _folder(store)
+    b = await store.create_folder(account.id, "B")
+    c = await store.create_folder(account.id, "C")
+    for folder in (a, b, c):
+        await _append(store, folder.id, 4)
+    for folder in (a, b, a, c):  # b is the least recently selected when c comes
+        await cache.load(store, await store.get_folder_by_id(folder.id))
+    assert cache.held == 8
+    assert {key[1] for key in cache._entries} == {a.id, c.id}
+    assert _rows((await cache.load(store, await store.get_folder_by_id(b.id)))[0]) == await _fresh(store, b.id)
+
+
+async def test_a_recreated_folder_never_meets_the_old_entry(store) -> None:
+    cache = FolderIndexCache(min_messages=1)
+    account, folder = await _folder(store, "Big")
+    await _append(store, folder.id, 3)
+    await cache.load(store, folder)
+    await store.delete_folder(folder.id)
+    again = await store.create_folder(account.id, "Big")
+    await _append(store, again.id, 1)
+    index, _ = await cache.load(store, again)
+    assert _rows(index) == await _fresh(store, again.id)
+
+
+async def test_random_changes_between_selects(store) -> None:
+    rng = random.Random(7)
+    cache = FolderIndexCache(min_messages=1)
+    _, folder = await _folder(store)
+    await _append(store, folder.id, 20)
+    for _round in range(25):
+        uids = [m.uid for m in await store.message_index(folder.id)]
+        action = rng.choice(["flags", "expunge", "append", "none"])
+        if action == "flags" and uids:
+            await store.store_flags(folder.id, rng.sample(uids, min(len(uids), 3)),
+                                    [rng.choice(["\\Seen", "\\Deleted", "k1"])],
+                                    rng.choice([FlagMode.ADD, FlagMode.REMOVE, FlagMode.REPLACE]))
+        elif action == "expunge" and uids:
+            await store.expunge(folder.id, rng.sample(uids, min(len(uids), 2)))
+        elif action == "append":
+            await _append(store, folder.id, rng.randint(1, 3))
+        index, mark = await cache.load(store, await store.get_folder_by_id(folder.id))
+        assert _rows(index) == await _fresh(store, folder.id)
+        assert mark == (await store.get_folder_by_id(folder.id)).highestmodseq
