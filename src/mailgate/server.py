@@ -26,6 +26,8 @@ from .directory.topology import register_server, this_server
 from .observability.status import publish as publish_status
 from .observability.status import shutdown as shutdown_status
 from .runtime import Runtime
+from .storage.index_snapshots import IndexSnapshots
+from .session.imap.folder_cache import folder_index_cache
 from .settings import ImapSettings, PopSettings, SettingsError, SmtpSettings, from_strings
 from .transport.certs import server_context
 from .transport.listener import Listener
@@ -230,6 +232,8 @@ async def _run_server(config: Config) -> int:
     except (OSError, ssl.SSLError) as exc:
         log.error("cannot load the certificate %s: %s", config.tls_cert, exc)
         return 1
+    # Big folders' indexes are kept in files for the first SELECT after a start.
+    folder_index_cache.snapshots = IndexSnapshots(config.data_dir / "cache" / "index")
     async with open_store(config, listen=True) as (store, blobs):
         runtime = Runtime(store=store, blobs=blobs, hostname=config.hostname, tls_context=tls,
                           node=config.node, site=config.site, directory_url=config.store_url)

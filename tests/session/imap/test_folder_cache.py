@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
@@ -117,3 +118,86 @@ async def test_random_changes_between_selects(store) -> None:
         index, mark = await cache.load(store, await store.get_folder_by_id(folder.id))
         assert _rows(index) == await _fresh(store, folder.id)
         assert mark == (await store.get_folder_by_id(folder.id)).highestmodseq
+
+
+# --- snapshots on disk: the first SELECT after a restart -------------------------
+
+from mailgate.storage.index_snapshots import IndexSnapshots, store_identity  # noqa: E402
+from mailgate.storage.models import MessageColumns  # noqa: E402
+
+
+def _columns(uids, modseqs, flag_ids, flagsets) -> MessageColumns:
+    from array import array
+
+    return MessageColumns(array("Q", uids), array("Q", modseqs), array("I", flag_ids), flagsets)
+
+
+def test_snapshot_round_trip_and_refusals(tmp_path) -> None:
+    snaps = IndexSnapshots(tmp_path / "idx")
+    columns = _columns([1, 5, 9], [3, 4, 8], [0, 1, 0], [frozenset(), frozenset({"\\Seen", "$Work"})])
+    snaps.save("sqlite:/x.db", 7, 1234, 8, columns)
+    loaded, modseq = snaps.load("sqlite:/x.db", 7, 1234)
+    assert modseq == 8 and loaded.uids.tolist() == [1, 5, 9] and loaded.modseqs.tolist() == [3, 4, 8]
+    assert loaded.flag_ids.tolist() == [0, 1, 0] and loaded.flagsets == columns.flagsets
+    assert snaps.load("sqlite:/x.db", 7, 999) is None  # another UIDVALIDITY: a recreated folder
+    assert snaps.load("sqlite:/other.db", 7, 1234) is None  # another store
+    path = snaps.path("sqlite:/x.db", 7)
+    path.write_bytes(path.read_bytes()[:-3])  # truncated
+    assert snaps.load("sqlite:/x.db", 7, 1234) is None
+    path.write_bytes(b"garbage")
+    assert snaps.load("sqlite:/x.db", 7, 1234) is None
+    snaps.save("sqlite:/x.db", 8, 1, 0, _columns([], [], [], []))
+    empty, _ = snaps.load("sqlite:/x.db", 8, 1)
+    assert empty.uids.tolist() == [] and empty.flagsets == []
+
+
+async def test_first_select_after_a_restart_reads_the_snapshot(tmp_path) -> None:
+    store = SqliteStore(tmp_path / "store.db")
+    await store.open()
+    try:
+        _, folder = await _folder(store)
+        await _append(store, folder.id, 8)
+        before_restart = FolderIndexCache(min_messages=5)
+        before_restart.snapshots = IndexSnapshots(tmp_path / "idx")
+        await before_restart.load(store, folder)
+        await asyncio.gather(*before_restart._saving)
+        assert before_restart.snapshots.path(store_identity(store), folder.id).exists()
+        # changes while "down", then a new process's cache
+        await store.expunge(folder.id, [3])
+        await store.store_flags(folder.id, [4], ["\\Seen"], FlagMode.ADD)
+        await _append(store, folder.id, 2)
+        after_restart = FolderIndexCache(min_messages=5)
+        after_restart.snapshots = before_restart.snapshots
+        reads = []
+        real = store.message_columns
+
+        async def counting(folder_id):
+            reads.append(folder_id)
+            return await real(folder_id)
+
+        store.message_columns = counting  # type: ignore[method-assign]
+        index, mark = await after_restart.load(store, await store.get_folder_by_id(folder.id))
+        assert reads == []  # from the file and the change log, not every row
+        assert _rows(index) == await _fresh(store, folder.id)
+        assert mark == (await store.get_folder_by_id(folder.id)).highestmodseq
+    finally:
+        await store.close()
+
+
+async def test_a_snapshot_that_disagrees_with_the_store_is_not_used(tmp_path) -> None:
+    store = SqliteStore(tmp_path / "store.db")
+    await store.open()
+    try:
+        _, folder = await _folder(store)
+        await _append(store, folder.id, 6)
+        folder = await store.get_folder_by_id(folder.id)
+        snaps = IndexSnapshots(tmp_path / "idx")
+        # claims to be complete at the current MODSEQ but lacks two messages
+        snaps.save(store_identity(store), folder.id, folder.uidvalidity, folder.highestmodseq,
+                   _columns([1, 2, 3, 4], [2, 3, 4, 5], [0, 0, 0, 0], [frozenset()]))
+        cache = FolderIndexCache(min_messages=5)
+        cache.snapshots = snaps
+        index, _ = await cache.load(store, folder)
+        assert _rows(index) == await _fresh(store, folder.id)
+    finally:
+        await store.close()

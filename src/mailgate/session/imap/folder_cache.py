@@ -15,17 +15,23 @@ never meets an old entry; an entry goes with its store.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from itertools import compress
 
 from ...storage.base import Store
-from ...storage.models import Folder, MessageMeta
+from ...storage.index_snapshots import IndexSnapshots, store_identity
+from ...storage.models import Folder, MessageColumns, MessageMeta
 from .message_index import MessageIndex
 
 CACHE_MIN_MESSAGES = 5_000  # smaller folders load directly: cheap enough
 CACHE_MAX_MESSAGES = 2_000_000  # all entries together: about 40 MB
+SNAPSHOT_REFRESH_CHANGES = 1_000  # a snapshot this far behind is written again
+
+log = logging.getLogger(__name__)
 
 _Key = tuple[int, int, int]  # (id(store), folder id, UIDVALIDITY)
 
@@ -43,6 +49,10 @@ class FolderIndexCache:
         self._entries: OrderedDict[_Key, _Entry] = OrderedDict()
         self._held = 0
         self._watched: set[int] = set()  # stores with a finalizer
+        # Files of big folders' indexes (storage/index_snapshots.py); set by
+        # the server to DATA/cache/index, None in tests and tools.
+        self.snapshots: IndexSnapshots | None = None
+        self._saving: set[asyncio.Future[None]] = set()
 
     @property
     def held(self) -> int:
@@ -56,18 +66,57 @@ class FolderIndexCache:
         if entry is not None:
             self._entries.move_to_end(key)
             index = _copy(entry.index)
-            highest = await _catch_up(store, folder.id, index, entry.modseq)
-            if highest is not None:
+            caught = await _catch_up(store, folder.id, index, entry.modseq)
+            if caught is not None:
+                highest = caught[0]
                 self._put(store, key, _Entry(_copy(index), highest))
                 return index, highest
             self._drop(key)  # could not be brought up to date: load afresh
+        loaded = await self._from_snapshot(store, folder)
+        if loaded is not None:
+            index, highest, applied = loaded
+            self._put(store, key, _Entry(_copy(index), highest))
+            if applied >= SNAPSHOT_REFRESH_CHANGES:
+                self._save_later(store, folder, index, highest)
+            return index, highest
         # HIGHESTMODSEQ as read before the index: the index holds at least
         # every change up to it (a later one is applied again on catch-up).
         mark = folder.highestmodseq
         index = MessageIndex.from_columns(await store.message_columns(folder.id))
         if len(index) >= self.min_messages:
             self._put(store, key, _Entry(_copy(index), mark))
+            self._save_later(store, folder, index, mark)
         return index, mark
+
+    async def _from_snapshot(self, store: Store, folder: Folder) -> tuple[MessageIndex, int, int] | None:
+        """(index, MODSEQ mark, changes applied) from the snapshot file."""
+        identity = store_identity(store)
+        if self.snapshots is None or identity is None:
+            return None
+        found = await asyncio.to_thread(self.snapshots.load, identity, folder.id, folder.uidvalidity)
+        if found is None:
+            return None
+        columns, since = found
+        index = MessageIndex.from_columns(columns)
+        caught = await _catch_up(store, folder.id, index, since)
+        if caught is None:
+            return None
+        highest, applied = caught
+        status = await store.folder_status(folder.id)
+        if status.messages != len(index) or (index.uids and index.uids[-1] >= status.uidnext):  # not this folder's history: load afresh
+            log.warning("index snapshot of folder %d disagrees with the store; reloading", folder.id)
+            return None
+        return index, highest, applied
+
+    def _save_later(self, store: Store, folder: Folder, index: MessageIndex, modseq: int) -> None:
+        identity = store_identity(store)
+        if self.snapshots is None or identity is None:
+            return
+        columns = MessageColumns(index.uids[:], index.modseqs[:], index.flag_ids[:], list(index.flagsets))
+        task = asyncio.get_running_loop().run_in_executor(
+            None, self.snapshots.save, identity, folder.id, folder.uidvalidity, modseq, columns)
+        self._saving.add(task)
+        task.add_done_callback(self._saving.discard)
 
     def _put(self, store: Store, key: _Key, entry: _Entry) -> None:
         self._drop(key)
@@ -100,10 +149,11 @@ def _copy(index: MessageIndex) -> MessageIndex:
     return copy
 
 
-async def _catch_up(store: Store, folder_id: int, index: MessageIndex, since: int) -> int | None:
+async def _catch_up(store: Store, folder_id: int, index: MessageIndex, since: int) -> tuple[int, int] | None:
     """Apply what changed after ``since`` to ``index`` silently (it is not
-    anyone's view yet); returns the new MODSEQ mark, None when the changes do
-    not fit (then the caller loads the folder afresh)."""
+    anyone's view yet); returns the new MODSEQ mark and the number of changes
+    applied, None when the changes do not fit (then the caller loads the
+    folder afresh)."""
     folder = await store.get_folder_by_id(folder_id)
     if folder is None:
         return None
@@ -121,7 +171,7 @@ async def _catch_up(store: Store, folder_id: int, index: MessageIndex, since: in
                 index[meta.uid] = meta
     except ValueError:  # a UID below the newest that the index lacks: not ours to guess
         return None
-    return max([highest, *(m.modseq for m in changed)])
+    return max([highest, *(m.modseq for m in changed)]), len(changed) + len(expunged)
 
 
 # One per process: sessions of every connection share it.

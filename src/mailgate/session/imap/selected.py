@@ -162,9 +162,13 @@ class SelectedFolder:
         # UIDs, MODSEQs and flags in arrays (20 bytes a message); ``meta``
         # answers uid -> MessageMeta, ``uids`` is its UID array (sequence
         # number n is uids[n - 1]).
-        self.meta = index if isinstance(index, MessageIndex) else MessageIndex(index)
+        if isinstance(index, MessageIndex):
+            self.meta = index
+            self.known_modseq = folder.highestmodseq  # open() raises it to what the index holds
+        else:
+            self.meta = MessageIndex(index)
+            self.known_modseq = max(folder.highestmodseq, max(self.meta.modseqs, default=0))
         self.uids = self.meta.uids
-        self.known_modseq = max(folder.highestmodseq, max(self.meta.modseqs, default=0))
         self.gone: set[int] = set()  # expunged in the store, not yet reported
         self.recent = RecentUids(self.uids)
         self.reported_exists = len(self.uids)
