@@ -285,8 +285,11 @@ def expunge(db: Db, folder_id: int, uids: Sequence[int]) -> list[int]:
 
 def changed_since(db: Db, folder_id: int, modseq: int) -> list[MessageMeta]:
     rows = db.c.execute(
-        "SELECT uid, modseq, flags FROM messages WHERE folder_id = ? AND modseq > ?"
-        " ORDER BY uid", (folder_id, modseq),
+        # INDEXED BY: for "ORDER BY uid" the planner would walk the primary
+        # key over the whole folder (15 ms at 100,000 messages, on every
+        # poll of a big folder); the MODSEQ index finds the few changed rows.
+        "SELECT uid, modseq, flags FROM messages INDEXED BY messages_modseq"
+        " WHERE folder_id = ? AND modseq > ? ORDER BY uid", (folder_id, modseq),
     ).fetchall()
     if not rows:
         _require_folder(db.c, folder_id)
@@ -295,8 +298,8 @@ def changed_since(db: Db, folder_id: int, modseq: int) -> list[MessageMeta]:
 
 def expunged_since(db: Db, folder_id: int, modseq: int) -> list[int]:
     rows = db.c.execute(
-        "SELECT uid FROM expunged WHERE folder_id = ? AND modseq > ? ORDER BY uid",
-        (folder_id, modseq),
+        "SELECT uid FROM expunged INDEXED BY expunged_modseq WHERE folder_id = ? AND modseq > ?"
+        " ORDER BY uid", (folder_id, modseq),
     ).fetchall()
     if not rows:
         _require_folder(db.c, folder_id)
