@@ -248,7 +248,7 @@ def _as_item(name: str, value: object) -> r.FetchData:
 def _fetch_rows(draw: st.DrawFn) -> r.FetchRows:
     names = draw(st.lists(st.sampled_from(sorted(_ROW_VALUES)), unique=True, min_size=1))
     rows = draw(st.lists(st.tuples(st.integers(1, 10**6), *[_ROW_VALUES[n] for n in names]), max_size=5))
-    return r.FetchRows(tuple(names), tuple(rows))
+    return r.FetchRows.from_rows(tuple(names), rows)
 
 
 @given(_fetch_rows())
@@ -256,18 +256,23 @@ def _fetch_rows(draw: st.DrawFn) -> r.FetchRows:
 def test_fetch_rows_equal_one_response_per_row(resp: r.FetchRows) -> None:
     expected = b"".join(
         to_bytes(r.FetchResponse(row[0], tuple(_as_item(n, v) for n, v in zip(resp.items, row[1:]))))
-        for row in resp.rows)
+        for row in zip(resp.seqs, *resp.columns))
     assert to_bytes(resp) == expected
 
 
 def test_fetch_rows_header_sync_line() -> None:
     when = dt.datetime(2024, 3, 5, 7, 8, 9, tzinfo=dt.timezone.utc)
-    resp = r.FetchRows(("UID", "FLAGS", "RFC822.SIZE", "INTERNALDATE", "ENVELOPE", "MODSEQ"),
-                       ((3, 17, ("\\Seen",), 1234, when, b"(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)", 9),))
+    resp = r.FetchRows.from_rows(("UID", "FLAGS", "RFC822.SIZE", "INTERNALDATE", "ENVELOPE", "MODSEQ"),
+                                 ((3, 17, ("\\Seen",), 1234, when, b"(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)", 9),))
     assert to_bytes(resp) == (b'* 3 FETCH (UID 17 FLAGS (\\Seen) RFC822.SIZE 1234 INTERNALDATE "05-Mar-2024 07:08:09'
                               b' +0000" ENVELOPE (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) MODSEQ (9))\r\n')
 
 
 def test_fetch_rows_refuse_unknown_items() -> None:
     with pytest.raises(TypeError, match="not a FETCH row item"):
-        to_bytes(r.FetchRows(("BODY[]",), ((1, b"x"),)))
+        to_bytes(r.FetchRows.from_rows(("BODY[]",), ((1, b"x"),)))
+
+
+def test_fetch_rows_refuse_ragged_columns() -> None:
+    with pytest.raises(ValueError, match="one value per message"):
+        to_bytes(r.FetchRows(("UID", "RFC822.SIZE"), [1, 2], ([5, 6], [10])))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from .literal import LiteralStream
@@ -361,14 +362,22 @@ ROW_ITEMS = {
 
 @_frozen
 class FetchRows:
-    """Many FETCH answers carrying the same items, one row per message: a
+    """Many FETCH answers carrying the same items, one per message: a
     header-first sync (UID FLAGS RFC822.SIZE ENVELOPE BODYSTRUCTURE of
     thousands of messages) or a flag resync of a big folder, written a batch
-    at a time. ``items`` names the columns in response order (keys of
-    ROW_ITEMS); each row is (seq, one value per item)."""
+    at a time. Column-wise: ``seqs`` are the messages' sequence numbers,
+    ``columns[i]`` the values of ``items[i]`` (keys of ROW_ITEMS, in response
+    order) for each message, in the same order."""
 
     items: tuple[str, ...]
-    rows: tuple[tuple[Any, ...], ...]
+    seqs: Sequence[int]
+    columns: tuple[Sequence[Any], ...]
+
+    @classmethod
+    def from_rows(cls, items: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> FetchRows:
+        """From (seq, value per item) rows (tests, small answers)."""
+        seqs = [row[0] for row in rows]
+        return cls(items, seqs, tuple([row[i + 1] for row in rows] for i in range(len(items))))
 
 
 Response = (Tagged | Condition | Continuation | Capabilities | Exists | Recent | Expunged | Vanished

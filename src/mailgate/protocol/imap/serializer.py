@@ -319,23 +319,18 @@ _ROW_COLUMNS: dict[str, tuple[bytes, Callable[[Any], bytes] | None]] = {
 
 
 def _fetch_rows(resp: r.FetchRows, ctx: _Ctx) -> list[Piece]:
-    """One template per batch, one %-format per message: the hot path of a
-    header-first sync."""
+    """One template per batch, one %-format per message, values converted a
+    column at a time: the hot path of a header-first sync."""
     try:
-        columns = [_ROW_COLUMNS[name] for name in resp.items]
+        formats = [_ROW_COLUMNS[name] for name in resp.items]
     except KeyError as exc:
         raise TypeError(f"not a FETCH row item: {exc}") from None
-    template = b"* %d FETCH (" + b" ".join(piece for piece, _ in columns) + b")\r\n"
-    convert = [(i + 1, fn) for i, (_, fn) in enumerate(columns) if fn is not None]
-    if not convert:
-        return [b"".join([template % row for row in resp.rows])]
-    out = []
-    for row in resp.rows:
-        values = list(row)
-        for i, fn in convert:
-            values[i] = fn(values[i])
-        out.append(template % tuple(values))
-    return [b"".join(out)]
+    if any(len(column) != len(resp.seqs) for column in resp.columns) or len(resp.columns) != len(formats):
+        raise ValueError("FETCH rows: every column needs one value per message")
+    template = b"* %d FETCH (" + b" ".join(piece for piece, _ in formats) + b")\r\n"
+    columns = [column if fn is None else list(map(fn, column))
+               for column, (_, fn) in zip(resp.columns, formats)]
+    return [b"".join([template % row for row in zip(resp.seqs, *columns)])]
 
 
 _ENCODERS: dict[type, Callable[[Any, _Ctx], list[Piece]]] = {

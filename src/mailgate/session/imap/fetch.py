@@ -43,7 +43,7 @@ from .context import SessionContext
 from .msgset import ReadCommandError, batched
 from .numbers import resolve_uids
 from .selected import SelectedFolder
-from .updates import flags_of, shown_flags
+from .updates import flags_of, shown_flags, sorted_flags
 
 __all__ = ["FetchOutcome", "fetch_responses", "MarkSeen", "BATCH", "STREAM_THRESHOLD"]
 
@@ -389,31 +389,14 @@ def _row_items(plan: _Plan) -> tuple[str, ...]:
 
 def _rows(ctx: SessionContext, view: SelectedFolder, items: tuple[str, ...], uids: Sequence[int],
           records: dict[int, Message] | None) -> r.FetchRows:
-    """Rows for ``uids`` (ascending): from the view alone when ``records``
-    is None (UID/FLAGS/MODSEQ), else also from each message's record and the
-    summary's wire forms (messages expunged meanwhile are left out)."""
+    """Answers for ``uids`` (ascending), built a column at a time: from the
+    view alone when ``records`` is None (UID/FLAGS/MODSEQ), else also from
+    each message's record and the summary's wire forms (messages expunged
+    meanwhile are left out)."""
     index = view.meta
-    numbers, modseqs, flag_ids, flagsets = index.uids, index.modseqs, index.flag_ids, index.flagsets
-    recent = view.recent if view.recent and not ctx.rev2 else None
-    wire = {"ENVELOPE": 0, "BODY": 1, "BODYSTRUCTURE": 2}
-    Get = Callable[[int, int, "Message | None", "tuple[bytes, bytes, bytes] | None"], object]
-    getters: list[Get] = []
-    for name in items:
-        if name == "UID":
-            getters.append(lambda uid, i, m, w: uid)
-        elif name == "FLAGS":
-            getters.append(lambda uid, i, m, w: shown_flags(flagsets[flag_ids[i]], recent is not None and uid in recent))
-        elif name == "MODSEQ":
-            getters.append(lambda uid, i, m, w: modseqs[i])
-        elif name == "RFC822.SIZE":
-            getters.append(lambda uid, i, m, w: m.size)  # type: ignore[union-attr]
-        elif name == "INTERNALDATE":
-            getters.append(lambda uid, i, m, w: m.internaldate)  # type: ignore[union-attr]
-        else:
-            getters.append(lambda uid, i, m, w, k=wire[name]: w[k])  # type: ignore[index]
-    needs_wire = any(name in wire for name in items)
-    out = []
-    gone = view.gone
+    numbers, gone = index.uids, view.gone
+    positions: list[int] = []
+    kept: list[int] = []
     count = len(numbers)
     position = bisect_left(numbers, uids[0]) if uids else 0
     for uid in uids:
@@ -422,16 +405,38 @@ def _rows(ctx: SessionContext, view: SelectedFolder, items: tuple[str, ...], uid
             position += 1
         if position == count:
             break
-        if numbers[position] != uid or uid in gone:
-            continue
-        message = None
-        if records is not None:
-            message = records.get(uid)
-            if message is None:
-                continue  # expunged meanwhile by another session
-        w = mime.wire_items(message.summary) if needs_wire and message is not None else None
-        out.append((position + 1, *[get(uid, position, message, w) for get in getters]))
-    return r.FetchRows(items, tuple(out))
+        if numbers[position] == uid and uid not in gone and (records is None or uid in records):
+            positions.append(position)
+            kept.append(uid)
+    messages = [records[uid] for uid in kept] if records is not None else []
+    wires = ([mime.wire_items(m.summary) for m in messages]
+             if any(name in _WIRE for name in items) else [])
+    columns: list[Sequence[object]] = []
+    for name in items:
+        if name == "UID":
+            columns.append(kept)
+        elif name == "FLAGS":
+            flag_ids, flagsets = index.flag_ids, index.flagsets
+            recent = view.recent if view.recent and not ctx.rev2 else None
+            if recent is None:
+                columns.append([sorted_flags(flagsets[flag_ids[p]]) for p in positions])
+            else:
+                columns.append([shown_flags(flagsets[flag_ids[p]], uid in recent)
+                                for p, uid in zip(positions, kept)])
+        elif name == "MODSEQ":
+            modseqs = index.modseqs
+            columns.append([modseqs[p] for p in positions])
+        elif name == "RFC822.SIZE":
+            columns.append([m.size for m in messages])
+        elif name == "INTERNALDATE":
+            columns.append([m.internaldate for m in messages])
+        else:
+            k = _WIRE[name]
+            columns.append([w[k] for w in wires])
+    return r.FetchRows(items, [p + 1 for p in positions], tuple(columns))
+
+
+_WIRE = {"ENVELOPE": 0, "BODY": 1, "BODYSTRUCTURE": 2}  # positions in mime.wire_items()
 
 
 async def _record_batches(ctx: SessionContext, folder_id: int,

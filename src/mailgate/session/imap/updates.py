@@ -13,18 +13,18 @@ RECENT = "\\Recent"
 
 
 @functools.lru_cache(maxsize=4096)
-def _sorted_flags(flags: frozenset[str]) -> tuple[str, ...]:
+def sorted_flags(flags: frozenset[str]) -> tuple[str, ...]:
     return tuple(sorted(flags))  # few distinct sets per folder: sort each once
 
 
 def shown_flags(flags: frozenset[str], recent: bool) -> tuple[str, ...]:
     """Flags as the FLAGS item shows them: sorted, \\Recent last when it applies."""
-    return _with_recent(flags) if recent else _sorted_flags(flags)
+    return _with_recent(flags) if recent else sorted_flags(flags)
 
 
 @functools.lru_cache(maxsize=4096)
 def _with_recent(flags: frozenset[str]) -> tuple[str, ...]:
-    return (*_sorted_flags(flags), RECENT)
+    return (*sorted_flags(flags), RECENT)
 
 
 def flags_of(ctx: SessionContext, meta: MessageMeta) -> tuple[str, ...]:
