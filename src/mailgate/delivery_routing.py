@@ -8,8 +8,10 @@ has one, summarized once, and filed per database.
 
 A mailbox being moved (directory/stores.py MOVING_SCOPE) refuses mail for
 the time of the move: MailboxInTransit, a temporary failure. A delivery
-that committed while a move started is settled afterwards (see _settle):
-it is never lost, and not stored twice.
+filed directly checks the mark in the transaction that files it (the
+directory's write lock orders it with the mark); one filed in another
+database cannot, so if a move started meanwhile it is settled afterwards
+(see _settle): it is never lost, and not stored twice.
 """
 
 from __future__ import annotations
@@ -17,17 +19,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from .delivery import Source, StoredBlob, Summary, file_stored
-from .directory.stores import MailboxInTransit, MailboxStores, moving_target
+from .directory.stores import MOVING_SCOPE, MailboxInTransit, MailboxStores, moving_target
+from .observability.metrics import record_deliveries
 from .storage.base import Store
 from .storage.blobs import BlobStore
-from .storage.errors import StorageError
-from .storage.models import Account, Folder, Message
+from .storage.errors import GuardFailed, StorageError
+from .storage.models import Account, DeliveryGuard, Folder, Message
 
 log = logging.getLogger("mailgate.delivery")
 
@@ -45,17 +49,26 @@ async def deliver_routed(
 ) -> tuple[StoredBlob, list[Message | StorageError]]:
     """deliver_many's contract (delivery.py), each target in its own
     database: per target in order, its Message or the StorageError that
-    refused it (NotFound folder, QuotaExceeded, MailboxInTransit, ...)."""
+    refused it (NotFound folder, QuotaExceeded, MailboxInTransit, ...).
+
+    Two ways to file a target. Direct (the usual single-node case: its
+    database is the directory store itself, whose guard is serialized):
+    one Store.file_message job re-checks the account, the move mark and the
+    quota in the transaction that inserts the row, so nothing is looked up
+    before and nothing settled after. Routed (any other database): fresh
+    lookups first, the row, then _settle for a move that raced with it."""
     staged = await mailboxes.blobs.stage(source)
     blob = StoredBlob(staged.blob_id, staged.size)
     # The bytes become durable on a thread (fsync, rename, directory fsync)
-    # while we look the recipients up; no row is written before they are.
+    # while we look the recipients up and parse; no row before they are.
     durable = asyncio.ensure_future(staged.install())
     try:
-        places = [await _resolve(mailboxes, stale, name) for stale, name in targets]
+        direct = [await _is_direct(mailboxes, stale) for stale, _ in targets]
+        places = {i: await _resolve(mailboxes, stale, name)
+                  for i, (stale, name) in enumerate(targets) if not direct[i]}
         summary = Summary(staged.content)
-        if any(isinstance(p, _Place) and not isinstance(p.where, StorageError) and p.where[2]
-               for p in places):
+        if any(direct) or any(isinstance(p, _Place) and not isinstance(p.where, StorageError)
+                              and p.where[2] for p in places.values()):
             summary.prepare()  # parse while the disk works (small messages, from memory)
     except BaseException:
         await asyncio.gather(durable, return_exceptions=True)  # never left running unawaited
@@ -63,9 +76,85 @@ async def deliver_routed(
     path = await durable
     flags = tuple(flags)
     results: list[Message | StorageError | None] = [None] * len(targets)
-    # One file_stored per database: one summary, the rows filed together.
+    if any(direct):
+        value = await summary.of(path, blob.size)
+        filed = await asyncio.gather(*(
+            _file_direct(mailboxes.directory, blob, value, stale, name, flags, internaldate)
+            for (stale, name), is_direct in zip(targets, direct) if is_direct))
+        record_deliveries([r for r in filed if r is not None])
+        at = iter(filed)
+        for i, is_direct in enumerate(direct):
+            if is_direct:
+                result = next(at)
+                if result is None:  # the account changed since RCPT: route it afresh
+                    stale, name = targets[i]
+                    places[i] = await _resolve(mailboxes, stale, name)
+                else:
+                    results[i] = result
+    if places:
+        await _file_routed(mailboxes, blob, path, places, flags, internaldate, summary, results)
+    return blob, [r if r is not None else StorageError("not delivered") for r in results]
+
+
+# How long "this database is the directory store" is remembered. Databases
+# are added, never re-pointed (their URL and blob folder are fixed), and
+# which database an account is in is re-checked by every direct delivery's
+# guard, so this only bounds how long a process trusts its first answer.
+DIRECT_DATABASE_TTL_S = 10.0
+_direct_cache: weakref.WeakKeyDictionary[MailboxStores, dict[str, tuple[float, bool]]] = \
+    weakref.WeakKeyDictionary()
+
+
+async def _is_direct(mailboxes: MailboxStores, account: Account) -> bool:
+    """Whether the account's database (as of RCPT) is the directory store
+    with the directory's blobs, on a driver whose guard is serialized."""
+    if not getattr(mailboxes.directory, "guard_serialized", False):
+        return False
+    cache = _direct_cache.setdefault(mailboxes, {})
+    name = account.database
+    now = time.monotonic()
+    hit = cache.get(name)
+    if hit is not None and now - hit[0] < DIRECT_DATABASE_TTL_S:
+        return hit[1]
+    if not name:
+        answer = True
+    else:
+        try:
+            database = await mailboxes.database(name)
+        except StorageError:
+            return False  # the routed path reports the error per recipient
+        answer = (database is not None and mailboxes.is_directory(database.url)
+                  and mailboxes.blobs_for(database) is mailboxes.blobs)
+    cache[name] = (now, answer)
+    return answer
+
+
+async def _file_direct(store: Store, blob: StoredBlob, summary: bytes, account: Account,
+                       folder_name: str, flags: tuple[str, ...],
+                       internaldate: datetime | None) -> Message | StorageError | None:
+    """One guarded file_message; None when the guard found the account
+    changed (the caller routes it afresh)."""
+    guard = DeliveryGuard(account.address, account.database, MOVING_SCOPE)
+    try:
+        return await store.file_message(
+            account.id, folder_name, blob_id=blob.blob_id, size=blob.size, summary=summary,
+            flags=flags, internaldate=internaldate, quota_bytes=account.quota_bytes, guard=guard)
+    except GuardFailed as exc:
+        if exc.held:
+            return MailboxInTransit(f"mailbox {account.address} is being moved")
+        return None
+    except StorageError as exc:  # refuses this target only
+        return exc
+
+
+async def _file_routed(mailboxes: MailboxStores, blob: StoredBlob, path: Path,
+                       places: dict[int, _Place | MailboxInTransit], flags: tuple[str, ...],
+                       internaldate: datetime | None, summary: Summary,
+                       results: list[Message | StorageError | None]) -> None:
+    """File the looked-up targets (index -> place) into results: one
+    file_stored per database, then each settled against a racing move."""
     groups: dict[int, list[tuple[int, _Place]]] = {}
-    for i, place in enumerate(places):
+    for i, place in places.items():
         if isinstance(place, MailboxInTransit):
             results[i] = place
         elif isinstance(place.where, StorageError):
@@ -85,7 +174,7 @@ async def deliver_routed(
             filed = [exc] * len(members)
         for (i, _), result in zip(members, filed):
             results[i] = result
-    for i, place in enumerate(places):
+    for i, place in places.items():
         result = results[i]
         if isinstance(place, MailboxInTransit):
             continue
@@ -96,7 +185,6 @@ async def deliver_routed(
             # already removed, say): a temporary failure, not a bounce.
             results[i] = MailboxInTransit(
                 f"mailbox {place.account.address} moved during delivery")
-    return blob, [r if r is not None else StorageError("not delivered") for r in results]
 
 
 @dataclass(frozen=True, slots=True)

@@ -230,3 +230,35 @@ async def test_lmtp_pipelined_replies_come_in_one_write(env: Env) -> None:
     assert (await reply()).startswith(b"221")
     writer.close()
     assert len(await env.inbox("bob@example.com")) == 1
+
+
+def _rcpt(c: smtplib.LMTP, recipient: str) -> tuple[int, bytes]:
+    c.ehlo()
+    c.mail("sender@far.example")
+    return c.rcpt(recipient)
+
+
+async def test_lmtp_rcpt_cache_is_only_a_first_answer(env: Env) -> None:
+    """RCPT remembers found mailboxes for a moment (smtp/recipients.py);
+    delivery checks again in the transaction that files the message."""
+    from mailgate.directory.stores import MOVING_SCOPE
+
+    handler = env.listeners[Service.LMTP].handler
+    rcpt, data = await env.client(Service.LMTP, lambda c: _lmtp(c, ["bob@example.com"], MSG))
+    assert [r[0] for r in rcpt + data] == [250, 250]
+    assert handler.recipients.get("bob@example.com") is not None
+    # A move starts: RCPT still trusts its fresh entry, the delivery does not.
+    await env.runtime.store.put_settings(MOVING_SCOPE, {"bob@example.com": "DB02"})
+    rcpt, data = await env.client(Service.LMTP, lambda c: _lmtp(c, ["bob@example.com"], MSG))
+    assert rcpt[0][0] == 250 and data[0][0] == 451 and b"4.2.0" in data[0][1]
+    assert len(await env.inbox("bob@example.com")) == 1
+    handler.recipients.ttl_s = 0  # once the entry is gone, RCPT itself refuses
+    handler.recipients._entries.clear()
+    assert (await env.client(Service.LMTP, lambda c: _rcpt(c, "bob@example.com")))[0] == 451
+    await env.runtime.store.put_settings(MOVING_SCOPE, {"bob@example.com": ""})
+    # Unknown addresses are not remembered: a mailbox added a moment later
+    # gets its mail at once.
+    assert (await env.client(Service.LMTP, lambda c: _rcpt(c, "new@example.com")))[0] == 550
+    await add_mailbox(env.runtime, "new@example.com")
+    rcpt, data = await env.client(Service.LMTP, lambda c: _lmtp(c, ["new@example.com"], MSG))
+    assert [r[0] for r in rcpt + data] == [250, 250]

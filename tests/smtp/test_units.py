@@ -221,3 +221,20 @@ async def test_replies_are_held_only_while_a_command_waits() -> None:
     proto._may_hold = False  # other commands' replies (DATA's 354, QUIT's 221) go at once
     await proto.push("354 go ahead")
     assert writer.writes[-1] == b"354 go ahead\r\n"
+
+
+def test_queue_ids_are_unique_hex_and_the_trace_date_is_current(monkeypatch) -> None:
+    import re as _re
+
+    ids = {headers.new_queue_id() for _ in range(1000)}
+    assert len(ids) == 1000 and all(_re.fullmatch(r"[0-9A-F]{16}", i) for i in ids)
+    now = [1_700_000_000.4]
+    monkeypatch.setattr(headers.time, "time", lambda: now[0])
+
+    def stamp() -> bytes:
+        return headers.received(helo="h", peer_ip="192.0.2.1", by_host="mx", protocol="LMTP",
+                                queue_id="Q", recipient=None).rsplit(b"; ", 1)[1]
+
+    assert stamp() == b"Tue, 14 Nov 2023 22:13:20 +0000\r\n"
+    now[0] += 1.0  # formatted once per second, never stale by more than that
+    assert stamp() == b"Tue, 14 Nov 2023 22:13:21 +0000\r\n"

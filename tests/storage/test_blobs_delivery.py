@@ -101,6 +101,9 @@ async def test_stage_then_install(blobs: BlobStore) -> None:
     assert staged.blob_id == hashlib.sha256(STORED).hexdigest() and staged.size == len(STORED)
     assert staged.content == STORED  # small: the bytes stay at hand for the summary
     assert not blobs.exists(staged.blob_id)  # not visible before install
+    # Small: no file yet (creating one can wait on the journal; install()
+    # writes it on its thread).
+    assert list((blobs.root / "tmp").iterdir()) == []
     path = await staged.install()
     assert path == blobs.path(staged.blob_id) and path.read_bytes() == STORED
     assert list((blobs.root / "tmp").iterdir()) == []
@@ -108,11 +111,19 @@ async def test_stage_then_install(blobs: BlobStore) -> None:
         await staged.install()  # once only
     big = await blobs.stage([b"x" * (blobs_module._WRITE_BUFFER + 1)])
     assert big.content is None  # written in pieces: the summary reads the file
+    assert len(list((blobs.root / "tmp").iterdir())) == 1
     big.discard()
     assert list((blobs.root / "tmp").iterdir()) == []
     empty = await blobs.stage(b"")
     assert empty.content == b""
-    await empty.install()
+    assert (await empty.install()).read_bytes() == b""
+    exact = await blobs.stage([b"y" * blobs_module._WRITE_BUFFER])  # the largest kept in memory
+    assert exact.content is not None and list((blobs.root / "tmp").iterdir()) == []
+    assert (await exact.install()).stat().st_size == blobs_module._WRITE_BUFFER
+    chunked = [b"z" * 1000] * (blobs_module._WRITE_BUFFER // 1000 + 5)  # many small chunks
+    many = await blobs.stage(chunked)
+    assert many.content is None and many.size == sum(map(len, chunked))
+    assert (await many.install()).read_bytes() == b"".join(chunked)
 
 
 def _record_dir_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
@@ -133,8 +144,11 @@ async def test_directory_fsyncs(blobs: BlobStore, monkeypatch: pytest.MonkeyPatc
     # New fan-out directories: each new entry's directory, once.
     assert synced == [blobs.root, path.parent.parent, path.parent]
     synced.clear()
-    await blobs.write_stream([b"one\r\n"])  # same bytes: nothing new on disk
-    assert synced == []
+    await blobs.write_stream([b"one\r\n"])  # same bytes: no new file, no temp file
+    # ... but its name is made durable again: the delivery that renamed it
+    # in may not have fsynced the directory yet.
+    assert synced == [path.parent]
+    assert list((blobs.root / "tmp").iterdir()) == []
     data = b"two\r\n"
     leaf = blobs.path(hashlib.sha256(data).hexdigest()).parent
     leaf.mkdir(parents=True)  # an existing (settled) fan-out directory
@@ -164,10 +178,11 @@ async def test_cancelled_install_leaves_no_temp_file(blobs: BlobStore) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    for _ in range(200):  # the thread finishes on its own
-        if not list((blobs.root / "tmp").iterdir()):
+    for _ in range(200):  # the thread finishes on its own: the blob appears
+        if blobs.exists(staged.blob_id):
             break
         await asyncio.sleep(0.01)
+    assert blobs.exists(staged.blob_id)
     assert list((blobs.root / "tmp").iterdir()) == []
 
 

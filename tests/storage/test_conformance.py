@@ -341,6 +341,62 @@ async def test_quota(store: Store) -> None:
     assert await store.account_usage(acc.id) == 1100
 
 
+async def test_file_message_by_folder_name_with_quota(store: Store) -> None:
+    acc, inbox = await _folder(store)
+    msg = await store.file_message(acc.id, "INBOX", blob_id=BLOB, size=40, summary=b"s",
+                                   flags=[SEEN], quota_bytes=100)
+    assert (msg.folder_id, msg.uid, msg.size, msg.flags) == (inbox.id, 1, 40, {SEEN})
+    assert msg.summary == b"s" and msg.internaldate.tzinfo is not None
+    assert [m.uid for m in await store.message_index(inbox.id)] == [1]
+    assert (await store.folder_status(inbox.id)).messages == 1
+    with pytest.raises(QuotaExceeded):
+        await store.file_message(acc.id, "INBOX", blob_id=BLOB, size=61, summary=b"s",
+                                 quota_bytes=100)
+    with pytest.raises(NotFound):
+        await store.file_message(acc.id, "Nope", blob_id=BLOB, size=1, summary=b"s")
+    assert (await store.folder_status(inbox.id)).messages == 1  # refusals wrote nothing
+    # Concurrent deliveries (grouped where the driver groups commits) get
+    # distinct UIDs, in one folder.
+    filed = await asyncio.gather(*(
+        store.file_message(acc.id, "INBOX", blob_id=BLOB, size=1, summary=b"c%d" % i)
+        for i in range(5)))
+    assert sorted(m.uid for m in filed) == [2, 3, 4, 5, 6]
+
+
+async def test_file_message_guard(store: Store) -> None:
+    from mailgate.storage.errors import GuardFailed
+    from mailgate.storage.models import DeliveryGuard
+
+    acc, inbox = await _folder(store)
+    acc = await store.update_account(acc.address, database="DB01", quota_bytes=50)
+    guard = DeliveryGuard("ANN@example.org", "DB01", "moving")
+
+    async def file(guard: DeliveryGuard, size: int = 10, account_id: int = acc.id):
+        # quota_bytes is ignored with a guard: the account row's own counts
+        return await store.file_message(account_id, "INBOX", blob_id=BLOB, size=size,
+                                        summary=b"g", quota_bytes=10**9, guard=guard)
+
+    assert (await file(guard)).uid == 1
+    with pytest.raises(QuotaExceeded):
+        await file(guard, size=41)
+    await store.put_settings("moving", {"ann@example.org": "DB02"})
+    with pytest.raises(GuardFailed) as held:
+        await file(guard)
+    assert held.value.held
+    await store.put_settings("moving", {"ann@example.org": ""})  # an ended move: no mark
+    assert (await file(guard)).uid == 2
+    await store.update_account(acc.address, database="DB02")  # moved away
+    with pytest.raises(GuardFailed) as changed:
+        await file(guard)
+    assert not changed.value.held
+    with pytest.raises(GuardFailed):  # not that account (any more)
+        await file(DeliveryGuard("ann@example.org", "DB02", "moving"), account_id=acc.id + 1)
+    with pytest.raises(GuardFailed):
+        await file(DeliveryGuard("nobody@example.org", "DB01", "moving"))
+    assert [m.uid for m in await store.message_index(inbox.id)] == [1, 2]
+    assert isinstance(store.guard_serialized, bool)
+
+
 async def test_get_messages_dense_and_sparse_sets(store: Store) -> None:
     _, f = await _folder(store)
     for start in range(0, 1200, 300):  # appends are per message; keep it quick

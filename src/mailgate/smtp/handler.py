@@ -24,7 +24,8 @@ from . import headers, replies
 from .accept import accept, report_partial_failure
 from .context import SmtpContext
 from .protocol import MailgateEnvelope, MailgateSMTP
-from .routing import Local, Refused, Relay, Service, route, split_address
+from .recipients import RecipientCache
+from .routing import Local, Refused, Relay, Route, Service, route, split_address
 
 log = logging.getLogger("mailgate.smtp")
 
@@ -38,6 +39,7 @@ class Handler:
     def __init__(self, ctx: SmtpContext, service: Service) -> None:
         self.ctx = ctx
         self.service = service
+        self.recipients = RecipientCache()
 
     async def handle_exception(self, error: Exception) -> str:
         """A bug of ours must not reach the client as aiosmtpd's
@@ -128,19 +130,8 @@ class Handler:
             return replies.TOO_MANY_RECIPIENTS.format(limit=limit)
         if address == "<>":
             return replies.RECIPIENT_SYNTAX
-        runtime = self.ctx.runtime
         try:
-            # Both lookups go to the store together (one round trip of
-            # waiting); the move mark is keyed by the mailbox's address, which
-            # is the recipient's, lower-cased (route finds mailboxes by it).
-            moving_task = asyncio.ensure_future(moving_target(runtime.directory, address))
-            try:
-                where = await route(runtime.store, runtime.smtp, self.service, address)
-            finally:
-                moving_to = await moving_task
-            if isinstance(where, Local) and where.account.address != address.lower():
-                moving_to = await moving_target(runtime.directory, where.account.address)
-            moving = isinstance(where, Local) and bool(moving_to)
+            where, moving = await self._lookup(address)
         except StorageError as exc:
             log.error("smtp: recipient lookup failed: %s", exc)
             return "451 4.3.0 Temporary failure looking up the recipient; try again later"
@@ -155,6 +146,28 @@ class Handler:
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.RECIPIENT_OK
+
+    async def _lookup(self, address: str) -> tuple[Route, bool]:
+        """Where the recipient goes and whether its mailbox is being moved;
+        found mailboxes come from the short-lived cache (recipients.py)."""
+        hit = self.recipients.get(address)
+        if hit is not None:
+            return Local(hit[0]), bool(hit[1])
+        runtime = self.ctx.runtime
+        # Both lookups go to the store together (one round trip of
+        # waiting); the move mark is keyed by the mailbox's address, which
+        # is the recipient's, lower-cased (route finds mailboxes by it).
+        moving_task = asyncio.ensure_future(moving_target(runtime.directory, address))
+        try:
+            where = await route(runtime.store, runtime.smtp, self.service, address)
+        finally:
+            moving_to = await moving_task
+        if not isinstance(where, Local):
+            return where, False
+        if where.account.address != address.lower():
+            moving_to = await moving_target(runtime.directory, where.account.address)
+        self.recipients.put(address, where.account, moving_to)
+        return where, bool(moving_to)
 
     # --- DATA ------------------------------------------------------------------
     async def handle_DATA(self, server: MailgateSMTP, session: Session,

@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, AnyStr
 
 from aiosmtpd.lmtp import LMTP
-from aiosmtpd.smtp import SMTP, Envelope
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, syntax
 
 from ..storage.models import Account
 from . import replies
 from .addresses import simple_path
+from .data import TERMINATOR, DataCollector, DataState, boundary
 from .routing import Service
+
+log = logging.getLogger("mail.log")  # aiosmtpd's logger: its DATA messages stay where they were
 
 # At most this many replies wait for a later one (a client that pipelines a
 # long run of commands still gets its answers in bounded batches).
@@ -78,6 +82,63 @@ class MailgateSMTP(SMTP):
     smtp_MAIL = _may_hold(SMTP.smtp_MAIL)
     smtp_RCPT = _may_hold(SMTP.smtp_RCPT)
     smtp_RSET = _may_hold(SMTP.smtp_RSET)
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        """aiosmtpd's DATA, reading whole buffered lines at a time (data.py);
+        the checks before and the hook after are aiosmtpd's."""
+        if self._decode_data:  # not ours (listener.py): aiosmtpd's own
+            await super().smtp_DATA(arg)
+            return
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        body = DataCollector(self.data_size_limit, self.line_length_limit)
+        reader = self._reader
+        while self.transport is not None:
+            buffered = getattr(reader, "_buffer", b"")  # StreamReader's own buffer
+            n, done = boundary(buffered, body.at_line_start)
+            try:
+                if n:
+                    chunk = await reader.readexactly(n)  # buffered: returns at once
+                else:  # no whole line yet: wait for one, as aiosmtpd does
+                    chunk = await reader.readuntil(b"\r\n")
+                    done = body.at_line_start and chunk == TERMINATOR
+                    n = len(chunk)
+            except asyncio.CancelledError:
+                log.info("Connection lost during DATA")
+                self._writer.close()
+                raise
+            except asyncio.LimitOverrunError as exc:
+                # A line longer than the reader's limit: refused after the
+                # terminator (RFC 5321 4.2.5); drain it meanwhile.
+                body.overrun(len(await reader.read(exc.consumed)))
+                continue
+            if done:
+                body.feed(chunk[:n - len(TERMINATOR)])
+                break
+            body.feed(chunk)
+        if body.state is DataState.TOO_LONG:
+            await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
+            self._set_post_data_state()
+            return
+        if body.state is DataState.TOO_MUCH:
+            await self.push("552 Error: Too much mail data")
+            self._set_post_data_state()
+            return
+        content = body.content()
+        self.envelope.content = content
+        self.envelope.original_content = content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
 
     async def push(self, status: AnyStr) -> None:
         if isinstance(status, str):

@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 from .models import (
     Account,
     Change,
+    DeliveryGuard,
     FlagMode,
     Folder,
     MessageColumns,
@@ -161,6 +162,33 @@ class Store(Protocol):
         """Assigns the next UID and MODSEQ in one transaction. The blob must be
         durable already. With quota_bytes, raises QuotaExceeded when the
         account's usage plus size would pass it (checked in the transaction)."""
+
+    # True when file_message's guard is checked under the same lock that
+    # orders the directory's writes (SQLite: the database write lock; memory:
+    # one event loop), so a guarded delivery that committed did so before
+    # any later mark: nothing to settle afterwards. False for PostgreSQL
+    # (READ COMMITTED: a mark committed meanwhile is not seen).
+    guard_serialized: bool
+
+    async def file_message(
+        self,
+        account_id: int,
+        folder_name: str,
+        *,
+        blob_id: str,
+        size: int,
+        summary: bytes,
+        flags: Iterable[str] = (),
+        internaldate: datetime | None = None,
+        quota_bytes: int | None = None,
+        guard: DeliveryGuard | None = None,
+    ) -> Message:
+        """A whole delivery's database work in one transaction (one round
+        trip): the account's folder by name (NotFound when it has none), the
+        quota, the row. With a guard, the guard is checked first in that
+        transaction (GuardFailed, nothing written) and the quota is the
+        guarded account row's own, not quota_bytes. Grouped with concurrent
+        writes where the driver groups commits."""
 
     async def message_index(self, folder_id: int) -> list[MessageMeta]:
         """UID, MODSEQ and flags of every message, ascending UID. Cheap: no

@@ -7,9 +7,10 @@ after fsync; a crash therefore leaves at worst a temp file or an orphan
 blob (both removed by sweep), never a visible half-written blob.
 
 Writing is two steps so delivery can overlap the disk wait with its own
-lookups: stage() hashes and writes the bytes to a temp file (page cache,
-on the event loop), StagedBlob.install() makes them durable and visible in
-one thread hop: fsync the file, rename it into place, fsync the fan-out
+lookups: stage() hashes the bytes (kept in memory when small, else written
+to a temp file as they arrive), StagedBlob.install() makes them durable
+and visible in one thread hop: write the temp file if still in memory,
+fsync it, rename it into place, fsync the fan-out
 directory that got the new entry (POSIX: a new name is durable only once
 its directory is fsynced; fan-out directories we create get their own
 entries fsynced the same way, once, by whoever created them).
@@ -45,15 +46,29 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _discard(tmp: Path, fh: BinaryIO) -> None:
-    try:
-        fh.close()
-    except OSError:
-        pass
+def _discard(tmp: Path, fh: BinaryIO | None) -> None:
+    if fh is not None:
+        try:
+            fh.close()
+        except OSError:
+            pass
     try:
         tmp.unlink()
     except OSError:
         pass
+
+
+def _create(path: Path) -> BinaryIO:
+    return open(path, "wb", buffering=0)
+
+
+def _write_all(fh: BinaryIO, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = fh.write(view)
+        if not written:  # a regular file never does this; never spin on it
+            raise OSError("short write")
+        view = view[written:]
 
 
 def _storage_io(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -119,20 +134,22 @@ class BlobStore:
         return staged.blob_id, staged.size, await staged.install()
 
     async def stage(self, chunks: AsyncIterable[bytes] | Iterable[bytes] | bytes) -> StagedBlob:
-        """Normalize, hash and write to a temp file, not yet durable: the
-        caller must install() the result (or discard() it).
+        """Normalize and hash, not yet durable: the caller must install()
+        the result (or discard() it).
 
-        Chunk writes go to the page cache (fast, done inline); the fsyncs and
-        the rename are install()'s, on a thread, so the event loop never waits
-        on the disk."""
+        A message up to _WRITE_BUFFER stays in memory and install() writes
+        it on its thread: creating a file takes a journal handle, which
+        waits behind other deliveries' fsyncs (ext4 journal commits), and
+        the event loop must not wait on the disk. A larger one is written
+        to a temp file as it arrives (page cache), created on the thread
+        before its first write."""
         tmp = self._tmp / f"{uuid.uuid4().hex}.tmp"
         norm = CrlfNormalizer()
         digest = hashlib.sha256()
         size = 0
         pending: list[bytes] = []
         pending_len = 0
-        whole: list[bytes] = []  # what the first write held, while that is the whole message
-        fh = _storage_io(open, tmp, "wb", buffering=0)
+        fh: BinaryIO | None = None
         try:
 
             def put(data: bytes) -> None:
@@ -143,17 +160,15 @@ class BlobStore:
                 size += len(data)
                 pending.append(data)
                 pending_len += len(data)
-                if pending_len >= _WRITE_BUFFER:
-                    flush()
 
-            def flush() -> None:
-                nonlocal pending_len
-                if pending:
-                    data = b"".join(pending)
-                    _storage_io(fh.write, data)
-                    whole[:] = [data] if size == len(data) and size <= _WRITE_BUFFER else []
-                    pending.clear()
-                    pending_len = 0
+            async def flush() -> None:
+                nonlocal pending_len, fh
+                if fh is None:
+                    fh = await asyncio.to_thread(_storage_io, _create, tmp)
+                data = b"".join(pending)
+                pending.clear()
+                pending_len = 0
+                _storage_io(_write_all, fh, data)
 
             # Errors raised by the source itself (a client hanging up)
             # pass through untouched; only our own file I/O becomes
@@ -163,42 +178,49 @@ class BlobStore:
             elif isinstance(chunks, AsyncIterable):
                 async for chunk in chunks:
                     put(norm.feed(chunk))
+                    if pending_len > _WRITE_BUFFER:
+                        await flush()
             else:
                 for chunk in chunks:
                     put(norm.feed(chunk))
+                    if pending_len > _WRITE_BUFFER:
+                        await flush()
             put(norm.finish())
-            flush()
+            if fh is not None or pending_len > _WRITE_BUFFER:
+                await flush()
         except BaseException:
             # Includes cancellation: never leave our temp file behind if we can
             # help it (sweep catches the rest after a crash).
-            _discard(tmp, fh)
+            if fh is not None:
+                _discard(tmp, fh)
             raise
-        # A message up to _WRITE_BUFFER was written in one piece: hand those
-        # bytes on, so its summary is parsed from memory, not read back.
-        content = whole[0] if whole else (b"" if size == 0 else None)
+        # Still in memory: those bytes are the summary's source too (parsed
+        # from memory, not read back) and install() writes them.
+        content = b"".join(pending) if fh is None else None
         return StagedBlob(self, tmp, fh, digest.hexdigest(), size, content)
 
-    def _install(self, tmp: Path, fh: BinaryIO, blob_id: str) -> Path:
+    def _install(self, tmp: Path, fh: BinaryIO | None, content: bytes | None,
+                 blob_id: str) -> Path:
         """On a worker thread; owns tmp and fh from here on (closes fh,
         removes tmp whatever happens), so a cancelled caller cannot close
-        the file under a running fsync."""
+        the file under a running fsync. fh None: write `content` first."""
+        final = self.path(blob_id)
+        parent = final.parent
         try:
+            if fh is None:
+                if final.exists():  # same bytes stored already: no temp file at all
+                    self._settle_fanout(parent)
+                    return self._reuse(final)
+                fh = _create(tmp)
+                _write_all(fh, content or b"")
             try:
                 os.fsync(fh.fileno())
             finally:
                 fh.close()
-            final = self.path(blob_id)
-            parent = final.parent
-            if not self._settled(parent):  # rare: the fan-out fills up over time
-                self._durable_dir(parent.parent)
-                self._durable_dir(parent)
+            self._settle_fanout(parent)
             if final.exists():
-                # Same bytes already stored. Touch it so a concurrent sweep,
-                # which only removes blobs older than its threshold, keeps it
-                # until our row commits.
                 tmp.unlink()
-                os.utime(final)
-                return final
+                return self._reuse(final)
             os.replace(tmp, final)
             _fsync_dir(parent)  # the new name itself
         except OSError as exc:
@@ -207,6 +229,21 @@ class BlobStore:
         except BaseException:
             _discard(tmp, fh)
             raise
+        return final
+
+    def _settle_fanout(self, parent: Path) -> None:
+        if not self._settled(parent):  # rare: the fan-out fills up over time
+            self._durable_dir(parent.parent)
+            self._durable_dir(parent)
+
+    def _reuse(self, final: Path) -> Path:
+        """The same bytes are stored already. Touch the blob so a concurrent
+        sweep, which only removes blobs older than its threshold, keeps it
+        until our row commits, and fsync its directory: the delivery that
+        renamed it in may not have done so yet, and our row must not point
+        at a name that a crash could still take away."""
+        os.utime(final)
+        _fsync_dir(final.parent)
         return final
 
     def _settled(self, folder: Path) -> bool:
@@ -289,34 +326,40 @@ class BlobStore:
 
 
 class StagedBlob:
-    """A message's bytes in a temp file, hashed, not yet durable or visible.
+    """A message's bytes, hashed, not yet durable or visible: in memory
+    (`content`, messages up to _WRITE_BUFFER) or in a temp file (`content`
+    None).
 
     install() exactly once, or discard() if the delivery is abandoned before
-    that; until then the id must not be written anywhere durable. `content`
-    is the stored bytes when they were written in one piece (messages up to
-    _WRITE_BUFFER), else None."""
+    that; until then the id must not be written anywhere durable."""
 
-    __slots__ = ("_owner", "_tmp", "_fh", "blob_id", "size", "content")
+    __slots__ = ("_owner", "_tmp", "_fh", "_pending", "blob_id", "size", "content")
 
-    def __init__(self, owner: BlobStore, tmp: Path, fh: BinaryIO, blob_id: str, size: int,
-                 content: bytes | None = None) -> None:
+    def __init__(self, owner: BlobStore, tmp: Path, fh: BinaryIO | None, blob_id: str,
+                 size: int, content: bytes | None = None) -> None:
         self._owner = owner
         self._tmp = tmp
-        self._fh: BinaryIO | None = fh
+        self._fh = fh
+        self._pending = True  # not yet installed or discarded
         self.blob_id = blob_id
         self.size = size
         self.content = content
 
     async def install(self) -> Path:
-        """fsync, rename into place, fsync the directory: one thread hop.
-        Returns the blob's path. Cancelling the caller does not stop the
-        thread: the blob may still appear (an orphan for sweep)."""
-        fh, self._fh = self._fh, None
-        if fh is None:
+        """Write (if in memory), fsync, rename into place, fsync the
+        directory: one thread hop. Returns the blob's path. Cancelling the
+        caller does not stop the thread: the blob may still appear (an
+        orphan for sweep)."""
+        if not self._pending:
             raise StorageError("blob already installed or discarded")
-        return await asyncio.to_thread(self._owner._install, self._tmp, fh, self.blob_id)
+        self._pending = False
+        fh, self._fh = self._fh, None
+        return await asyncio.to_thread(self._owner._install, self._tmp, fh, self.content,
+                                       self.blob_id)
 
     def discard(self) -> None:
-        fh, self._fh = self._fh, None
-        if fh is not None:
-            _discard(self._tmp, fh)
+        if self._pending:
+            self._pending = False
+            fh, self._fh = self._fh, None
+            if fh is not None:
+                _discard(self._tmp, fh)

@@ -23,12 +23,13 @@ from ._common import (
     is_inferior_or_self,
     next_uidvalidity,
 )
-from .errors import AlreadyExists, NotFound, QuotaExceeded, StorageError
+from .errors import AlreadyExists, GuardFailed, NotFound, QuotaExceeded, StorageError
 from .memory_queue import MemoryQueue
 from .memory_topology import MemoryTopology
 from .models import (
     MessageColumns,
     Account,
+    DeliveryGuard,
     FlagMode,
     Folder,
     FolderStatus,
@@ -78,6 +79,8 @@ class _Folder:
 
 
 class MemoryStore(MemoryQueue, MemoryTopology):
+    guard_serialized = True  # one event loop, no await inside file_message's checks
+
     def __init__(self) -> None:
         super().__init__()
         MemoryTopology.__init__(self)
@@ -254,6 +257,28 @@ class MemoryStore(MemoryQueue, MemoryTopology):
         f.uidnext += 1
         self._listeners.fire([folder_id])
         return self._public(folder_id, m)
+
+    async def file_message(
+        self, account_id: int, folder_name: str, *, blob_id: str, size: int, summary: bytes,
+        flags: Iterable[str] = (), internaldate: datetime | None = None,
+        quota_bytes: int | None = None, guard: DeliveryGuard | None = None,
+    ) -> Message:
+        # No await before append_message's body runs: the guard, the folder
+        # and the row are one step of the event loop (guard_serialized).
+        if guard is not None:
+            address = guard.address.lower()
+            account = self._accounts.get(self._by_address.get(address, -1))
+            if account is None or account.id != account_id or account.database != guard.database:
+                raise GuardFailed(f"mailbox {address} changed since it was routed", held=False)
+            if self._settings.get(guard.hold_scope, {}).get(address):
+                raise GuardFailed(f"mailbox {address} is held ({guard.hold_scope})", held=True)
+            quota_bytes = account.quota_bytes
+        folder = self._names(account_id).get(folder_name)
+        if folder is None:
+            raise NotFound(f"account {account_id}: no folder {folder_name!r}")
+        return await self.append_message(folder.id, blob_id=blob_id, size=size, summary=summary,
+                                         flags=flags, internaldate=internaldate,
+                                         quota_bytes=quota_bytes)
 
     @staticmethod
     def _public(folder_id: int, m: _Msg) -> Message:

@@ -77,6 +77,20 @@ class MessageColumns:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryGuard:
+    """The directory facts a delivery was routed by, checked again inside
+    the transaction that files the message (Store.file_message): the
+    mailbox `address` is still account `account_id` in mailbox database
+    `database`, and it has no non-empty mark in settings scope `hold_scope`
+    (a move in progress). Only meaningful on the store that is also the
+    directory; see Store.guard_serialized."""
+
+    address: str
+    database: str
+    hold_scope: str
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     folder_id: int
     uid: int

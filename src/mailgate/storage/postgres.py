@@ -30,6 +30,7 @@ from . import postgres_queue as Q
 from .models import (
     MessageColumns,
     Account,
+    DeliveryGuard,
     FlagMode,
     Folder,
     FolderStatus,
@@ -46,6 +47,10 @@ from .postgres_topology import PostgresTopology
 
 
 class PostgresStore(PostgresTopology):
+    # READ COMMITTED: file_message's guard may miss a move mark committed
+    # while it runs, so deliveries settle afterwards (Store.guard_serialized).
+    guard_serialized = False
+
     def __init__(
         self,
         dsn: str,
@@ -150,6 +155,15 @@ class PostgresStore(PostgresTopology):
     ) -> Message:
         return await self._db.write(M.append, folder_id, blob_id, size, bytes(summary),
                                     tuple(flags), internaldate, quota_bytes)
+
+    async def file_message(
+        self, account_id: int, folder_name: str, *, blob_id: str, size: int, summary: bytes,
+        flags: Iterable[str] = (), internaldate: datetime | None = None,
+        quota_bytes: int | None = None, guard: DeliveryGuard | None = None,
+    ) -> Message:
+        return await self._db.write(M.file_message, account_id, folder_name, blob_id, size,
+                                    bytes(summary), tuple(flags), internaldate, quota_bytes,
+                                    guard)
 
     async def message_index(self, folder_id: int) -> list[MessageMeta]:
         return await self._db.read(M.message_index, folder_id)

@@ -20,8 +20,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ._common import CHUNK, DELETED, SEEN, FlagCache, apply_mode, canon_flags, columns_from_rows, flags_text
-from .errors import NotFound, QuotaExceeded
-from .models import FlagMode, FolderStatus, Message, MessageColumns, MessageMeta, StoreResult
+from .errors import GuardFailed, NotFound, QuotaExceeded
+from .models import DeliveryGuard, FlagMode, FolderStatus, Message, MessageColumns, MessageMeta, StoreResult
 from .postgres_db import Tx
 
 _flag_cache = FlagCache()  # event-loop only
@@ -150,6 +150,37 @@ async def append(tx: Tx, folder_id: int, blob_id: str, size: int, summary: bytes
         raise NotFound(f"folder {folder_id}")
     tx.log_change(folder_id)
     return Message(folder_id, row[0], row[1], fl, internaldate, size, blob_id, summary)
+
+
+async def file_message(tx: Tx, account_id: int, folder_name: str, blob_id: str, size: int,
+                       summary: bytes, flags: Iterable[str], internaldate: datetime | None,
+                       quota: int | None, guard: DeliveryGuard | None) -> Message:
+    """Store.file_message in one transaction. The guard's account row is
+    locked (as a quota check locks it), so a change of its database waits
+    for us; the move mark in settings is read, not locked: READ COMMITTED
+    may miss a mark committed meanwhile (guard_serialized is False, the
+    caller settles afterwards)."""
+    if guard is not None:
+        address = guard.address.lower()
+        row = await tx.c.fetchrow(
+            "SELECT id, database, quota_bytes FROM accounts WHERE address = $1"
+            " FOR NO KEY UPDATE", address)
+        if row is None or row[0] != account_id or row[1] != guard.database:
+            raise GuardFailed(f"mailbox {address} changed since it was routed", held=False)
+        mark = await tx.c.fetchval("SELECT value FROM settings WHERE scope = $1 AND key = $2",
+                                   guard.hold_scope, address)
+        if mark:
+            raise GuardFailed(f"mailbox {address} is held ({guard.hold_scope})", held=True)
+        quota = row[2]
+    elif quota is not None:  # the account lock comes before any folder lock
+        await tx.c.fetchval("SELECT id FROM accounts WHERE id = $1 FOR NO KEY UPDATE", account_id)
+    folder_id = await tx.c.fetchval(
+        "SELECT id FROM folders WHERE account_id = $1 AND name = $2", account_id, folder_name)
+    if folder_id is None:
+        raise NotFound(f"account {account_id}: no folder {folder_name!r}")
+    if quota is not None:
+        await _check_quota(tx, account_id, size, quota)
+    return await append(tx, folder_id, blob_id, size, summary, flags, internaldate, None)
 
 
 # --- reads -----------------------------------------------------------------

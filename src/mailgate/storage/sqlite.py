@@ -27,6 +27,7 @@ from . import sqlite_queue as Q
 from .models import (
     MessageColumns,
     Account,
+    DeliveryGuard,
     FlagMode,
     Folder,
     FolderStatus,
@@ -43,6 +44,10 @@ from .sqlite_worker import Db, DbThread
 
 
 class SqliteStore(SqliteTopology):
+    # Writes run under BEGIN IMMEDIATE (the database write lock): see
+    # Store.guard_serialized and sqlite_messages.file_message.
+    guard_serialized = True
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -165,6 +170,15 @@ class SqliteStore(SqliteTopology):
     ) -> Message:
         return await self._db.run_grouped(M.append, folder_id, blob_id, size, bytes(summary),
                                           tuple(flags), internaldate, quota_bytes)
+
+    async def file_message(
+        self, account_id: int, folder_name: str, *, blob_id: str, size: int, summary: bytes,
+        flags: Iterable[str] = (), internaldate: datetime | None = None,
+        quota_bytes: int | None = None, guard: DeliveryGuard | None = None,
+    ) -> Message:
+        return await self._db.run_grouped(M.file_message, account_id, folder_name, blob_id,
+                                          size, bytes(summary), tuple(flags), internaldate,
+                                          quota_bytes, guard)
 
     async def message_index(self, folder_id: int) -> list[MessageMeta]:
         return await self._db.run(M.message_index, folder_id)

@@ -27,8 +27,8 @@ from ._common import (
     chunks,
     flags_text,
 )
-from .errors import NotFound, QuotaExceeded
-from .models import FlagMode, FolderStatus, Message, MessageColumns, MessageMeta, StoreResult
+from .errors import GuardFailed, NotFound, QuotaExceeded
+from .models import DeliveryGuard, FlagMode, FolderStatus, Message, MessageColumns, MessageMeta, StoreResult
 from .sqlite_worker import Db
 
 _flag_cache = FlagCache()  # used on worker threads only; dict ops are GIL-atomic
@@ -102,22 +102,66 @@ def _quota(c: sqlite3.Connection, account_id: int, extra: int, quota: int | None
 def append(db: Db, folder_id: int, blob_id: str, size: int, summary: bytes,
            flags: Iterable[str], internaldate: datetime | None,
            quota: int | None) -> Message:
+    with db.write() as c:
+        account_id, uid, hms = _folder_head(c, folder_id)
+        return _insert(db, c, folder_id, account_id, uid, hms, blob_id, size, summary,
+                       flags, internaldate, quota)
+
+
+def file_message(db: Db, account_id: int, folder_name: str, blob_id: str, size: int,
+                 summary: bytes, flags: Iterable[str], internaldate: datetime | None,
+                 quota: int | None, guard: DeliveryGuard | None) -> Message:
+    """Store.file_message: guard, folder by name, quota and row in one
+    transaction. Under BEGIN IMMEDIATE the guard's reads and the insert
+    happen while this connection holds the database's write lock, so a move
+    mark written by any process is either seen here or committed after us
+    (then the mover's last pass copies our row): see guard_serialized."""
+    with db.write() as c:
+        if guard is not None:
+            quota = _check_guard(c, account_id, guard)
+        row = c.execute(
+            "SELECT id, uidnext, highestmodseq FROM folders WHERE account_id = ? AND name = ?",
+            (account_id, folder_name),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"account {account_id}: no folder {folder_name!r}")
+        folder_id, uid, hms = row
+        return _insert(db, c, folder_id, account_id, uid, hms, blob_id, size, summary,
+                       flags, internaldate, quota)
+
+
+def _check_guard(c: sqlite3.Connection, account_id: int, guard: DeliveryGuard) -> int | None:
+    """GuardFailed unless the guard holds; the account's current quota."""
+    address = guard.address.lower()
+    row = c.execute("SELECT id, database, quota_bytes FROM accounts WHERE address = ?",
+                    (address,)).fetchone()
+    if row is None or row[0] != account_id or row[1] != guard.database:
+        raise GuardFailed(f"mailbox {address} changed since it was routed", held=False)
+    mark = c.execute("SELECT value FROM settings WHERE scope = ? AND key = ?",
+                     (guard.hold_scope, address)).fetchone()
+    if mark is not None and mark[0]:
+        raise GuardFailed(f"mailbox {address} is held ({guard.hold_scope})", held=True)
+    return row[2]
+
+
+def _insert(db: Db, c: sqlite3.Connection, folder_id: int, account_id: int, uid: int,
+            hms: int, blob_id: str, size: int, summary: bytes, flags: Iterable[str],
+            internaldate: datetime | None, quota: int | None) -> Message:
+    """The new row, inside the caller's write transaction."""
     fl = canon_flags(flags)
     stamp = _stamp(internaldate)
     unseen, deleted = _counts(fl)
-    with db.write() as c:
-        account_id, uid, hms = _folder_head(c, folder_id)
-        _quota(c, account_id, size, quota)
-        modseq = hms + 1
-        c.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?)",
-                  (folder_id, uid, modseq, flags_text(fl), stamp, size, blob_id))
-        c.execute("INSERT INTO summaries VALUES (?, ?, ?)", (folder_id, uid, summary))
-        c.execute(
-            "UPDATE folders SET uidnext = ?, highestmodseq = ?, n_messages = n_messages + 1,"
-            " n_unseen = n_unseen + ?, n_deleted = n_deleted + ?, total_size = total_size + ?"
-            " WHERE id = ?", (uid + 1, modseq, unseen, deleted, size, folder_id),
-        )
-        db.log_change(folder_id)
+    _quota(c, account_id, size, quota)
+    modseq = hms + 1
+    c.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?)",
+              (folder_id, uid, modseq, flags_text(fl), stamp, size, blob_id))
+    c.execute("INSERT INTO summaries VALUES (?, ?, ?)", (folder_id, uid, summary))
+    c.execute(
+        "UPDATE folders SET uidnext = ?, highestmodseq = ?, n_messages = n_messages + 1,"
+        " n_unseen = n_unseen + ?, n_deleted = n_deleted + ?, total_size = total_size + ?"
+        " WHERE id = ?", (uid + 1, modseq, unseen, deleted, size, folder_id),
+    )
+    db.log_change(folder_id)
     return Message(folder_id, uid, modseq, fl, datetime.fromisoformat(stamp), size,
                    blob_id, summary)
 
