@@ -106,3 +106,20 @@ def test_from_columns_and_positions_with() -> None:
     assert list(index.positions_with(lambda flags: "$Nope" in flags)) == []
     index[9] = meta(9, 8, FLAGSETS[0])  # an existing flag set is reused
     assert len(index.flagsets) == 2 and index[9].modseq == 8
+
+
+def test_a_view_forgets_pending_flag_changes_of_messages_it_expunged() -> None:
+    """Another session's flag change is polled (pending), then this session
+    expunges that message itself: the pending change must not bring it back
+    (the benchmark's proxied mix hit 'UID 4661 does not follow 4666' here)."""
+    from mailgate.session.imap.selected import SelectedFolder
+    from mailgate.storage.models import Folder
+
+    folder = Folder(id=1, account_id=1, name="INBOX", uidvalidity=7, uidnext=4, highestmodseq=3)
+    view = SelectedFolder(folder, False, [meta(1, 1), meta(2, 2), meta(3, 3)])
+    view._pending_flags[2] = meta(2, 9, FLAGSETS[2])  # polled: another session flagged it
+    view._pending_flags[3] = meta(3, 10, FLAGSETS[2])
+    assert view.forget_expunged_by_self([2]) == [2]
+    updates = view.take_updates(allow_expunge=True)
+    assert list(view.uids) == [1, 3] and 2 not in view.meta
+    assert updates.flag_changes == [(2, meta(3, 10, FLAGSETS[2]))]  # 3 is now message 2

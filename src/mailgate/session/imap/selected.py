@@ -278,8 +278,8 @@ class SelectedFolder:
             updates.expunged_uids = gone
             updates.expunged_seqs = self._drop(gone)
         for uid, meta in sorted(self._pending_flags.items()):
-            if uid in self.gone:
-                continue
+            if uid in self.gone or uid not in self.meta:
+                continue  # expunged (by another session, or by this one since the poll)
             self.meta[uid] = meta
             seq = self.seq_of(uid)
             if seq is not None:
@@ -302,6 +302,7 @@ class SelectedFolder:
             # applies the EXPUNGEs one after another.
             seqs.append(seq)
             self.meta.pop(uid)  # also leaves self.uids: the same array
+            self._pending_flags.pop(uid, None)
             self.recent.discard(uid)
             self.gone.discard(uid)
         return seqs
