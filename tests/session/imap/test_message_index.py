@@ -123,3 +123,13 @@ def test_a_view_forgets_pending_flag_changes_of_messages_it_expunged() -> None:
     updates = view.take_updates(allow_expunge=True)
     assert list(view.uids) == [1, 3] and 2 not in view.meta
     assert updates.flag_changes == [(2, meta(3, 10, FLAGSETS[2]))]  # 3 is now message 2
+
+
+def test_copy_is_independent_and_remove_all_drops_in_one_pass() -> None:
+    index = MessageIndex(meta(uid, uid, FLAGSETS[uid % 2]) for uid in range(1, 8))
+    twin = index.copy()
+    twin.remove_all({2, 5, 7})
+    twin[3] = meta(3, 30, FLAGSETS[3])
+    assert list(twin.uids) == [1, 3, 4, 6] and twin.modseqs.tolist() == [1, 30, 4, 6]
+    assert twin[4] == meta(4, 4, FLAGSETS[0])
+    assert list(index.uids) == list(range(1, 8)) and index[3] == meta(3, 3, FLAGSETS[1])

@@ -20,7 +20,6 @@ import logging
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
-from itertools import compress
 
 from ...storage.base import Store
 from ...storage.index_snapshots import IndexSnapshots, store_identity
@@ -65,17 +64,17 @@ class FolderIndexCache:
         entry = self._entries.get(key)
         if entry is not None:
             self._entries.move_to_end(key)
-            index = _copy(entry.index)
+            index = entry.index.copy()
             caught = await _catch_up(store, folder.id, index, entry.modseq)
             if caught is not None:
                 highest = caught[0]
-                self._put(store, key, _Entry(_copy(index), highest))
+                self._put(store, key, _Entry(index.copy(), highest))
                 return index, highest
             self._drop(key)  # could not be brought up to date: load afresh
         loaded = await self._from_snapshot(store, folder)
         if loaded is not None:
             index, highest, applied = loaded
-            self._put(store, key, _Entry(_copy(index), highest))
+            self._put(store, key, _Entry(index.copy(), highest))
             if applied >= SNAPSHOT_REFRESH_CHANGES:
                 self._save_later(store, folder, index, highest)
             return index, highest
@@ -84,7 +83,7 @@ class FolderIndexCache:
         mark = folder.highestmodseq
         index = MessageIndex.from_columns(await store.message_columns(folder.id))
         if len(index) >= self.min_messages:
-            self._put(store, key, _Entry(_copy(index), mark))
+            self._put(store, key, _Entry(index.copy(), mark))
             self._save_later(store, folder, index, mark)
         return index, mark
 
@@ -141,14 +140,6 @@ class FolderIndexCache:
             self._drop(key)
 
 
-def _copy(index: MessageIndex) -> MessageIndex:
-    copy = MessageIndex()
-    copy.uids, copy.modseqs, copy.flag_ids = index.uids[:], index.modseqs[:], index.flag_ids[:]
-    copy.flagsets = list(index.flagsets)
-    copy._flag_id = dict(index._flag_id)
-    return copy
-
-
 async def _catch_up(store: Store, folder_id: int, index: MessageIndex, since: int) -> tuple[int, int] | None:
     """Apply what changed after ``since`` to ``index`` silently (it is not
     anyone's view yet); returns the new MODSEQ mark and the number of changes
@@ -161,10 +152,7 @@ async def _catch_up(store: Store, folder_id: int, index: MessageIndex, since: in
     changed: list[MessageMeta] = await store.changed_since(folder_id, since)
     expunged = set(await store.expunged_since(folder_id, since))
     if expunged:
-        keep = [u not in expunged for u in index.uids]
-        index.uids[:] = type(index.uids)(index.uids.typecode, compress(index.uids, keep))
-        index.modseqs[:] = type(index.modseqs)(index.modseqs.typecode, compress(index.modseqs, keep))
-        index.flag_ids[:] = type(index.flag_ids)(index.flag_ids.typecode, compress(index.flag_ids, keep))
+        index.remove_all(expunged)
     try:
         for meta in changed:  # ascending UID: updates, then new messages
             if meta.uid not in expunged:
