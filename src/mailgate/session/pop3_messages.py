@@ -15,25 +15,18 @@ from collections.abc import AsyncIterator
 
 from ..protocol.pop3 import TopFilter
 from ..storage.blobs import BlobStore
-from ..storage.errors import BlobMissing, StorageError
+from ..storage.errors import StorageError
 from .pop3_maildrop import Entry
 
 INLINE_READ_MAX = 128 * 1024  # messages up to this size are read whole, inline
 READ_CHUNK = 256 * 1024  # read size when streaming a larger message
 
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 
 
 def read_whole(blobs: BlobStore, entry: Entry) -> bytes:
     """The entry's stored bytes (exactly entry.size of them). Raises
     StorageError when the blob is missing, unreadable or shorter."""
-    path = blobs.path(entry.blob_id)  # validates the id: BlobMissing
-    try:
-        fd = os.open(path, _OPEN_FLAGS)
-    except FileNotFoundError:
-        raise BlobMissing(entry.blob_id) from None
-    except OSError as exc:
-        raise StorageError(f"cannot open blob {entry.blob_id}: {exc}") from None
+    fd = blobs.open_fd(entry.blob_id)  # BlobMissing / StorageError
     try:
         # A regular file returns everything asked for unless it ends first.
         data = os.read(fd, entry.size)
