@@ -12,6 +12,7 @@ from mailgate.directory.passwords import hash_password
 from mailgate.policy.connections import Client, ConnectionTracker, Limited
 from mailgate.policy.gate import check_login
 from mailgate.policy.login import LoginType, Protocol, Refusal, authorize, credentials_allowed
+from mailgate.policy.state import DISCONNECT_SCOPE, KICK_TEXT, MOVED_MARK, MOVED_TEXT
 from mailgate.protocol.sasl import MECHANISMS
 from mailgate.runtime import Runtime
 from mailgate.session.imap.capabilities import capabilities
@@ -143,3 +144,23 @@ def test_dummy_hash_costs_what_a_real_one_does() -> None:
     assert not needs_rehash(DUMMY_HASH)
     assert verify_password(DUMMY_HASH, "mailgate-dummy-password")
     assert not verify_password(DUMMY_HASH, "anything else")
+
+
+async def test_a_disconnect_ends_only_the_sessions_that_logged_in_before_it(runtime) -> None:
+    """The settings watcher sees a disconnect or move up to a second late; a
+    client that logged in after it (reconnecting at once, as mbsync does after
+    a move) must not be ended by that late sighting."""
+    policy = runtime.policy
+    await policy.refresh(runtime)  # the watcher's first tick: earlier bumps are history
+    limits = ImapSettings()
+    before = policy.tracker.admit(_client(), limits)
+    assert (await check_login(runtime, Protocol.IMAP4, "a@example.com", PW, before, limits)).ok
+    await runtime.store.put_settings(DISCONNECT_SCOPE, {"a@example.com": "1" + MOVED_MARK})  # a move's bump
+    after = policy.tracker.admit(_client(), limits)
+    assert (await check_login(runtime, Protocol.IMAP4, "a@example.com", PW, after, limits)).ok
+    await policy.refresh(runtime)
+    assert before.is_kicked and before.kick_reason == MOVED_TEXT
+    assert not after.is_kicked
+    await runtime.store.put_settings(DISCONNECT_SCOPE, {"a@example.com": "2"})  # `mailbox set --disconnect`
+    await policy.refresh(runtime)
+    assert after.is_kicked and after.kick_reason == KICK_TEXT

@@ -95,6 +95,9 @@ async def test_settings_merge_per_scope(store: Store) -> None:
     await store.put_settings("pop", {"LoginType": "PlainTextLogin"})
     assert await store.get_settings("imap") == {"LoginType": "SecureLogin", "MaxConnections": "200"}
     assert await store.get_settings("pop") == {"LoginType": "PlainTextLogin"}
+    assert await store.get_setting("imap", "MaxConnections") == "200"
+    assert await store.get_setting("pop", "MaxConnections") is None  # another scope's key
+    assert await store.get_setting("smtp", "LoginType") is None  # a scope never written
 
 
 # --- folders ------------------------------------------------------------------

@@ -53,6 +53,7 @@ class Client:
     session_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     refused: Limited | None = None
     address: str | None = None  # the mailbox, once logged in
+    generation: str | None = None  # the mailbox's disconnect generation at login (policy/gate.py)
     kick_reason: str = ""
     # Called by kick(): wakes an IMAP connection that waits on one future for
     # everything (transport/imap_driver.py) instead of a task on `kicked`.

@@ -16,6 +16,7 @@ from ..observability import metrics
 from ..proxy.credentials import is_proxy_login, secret_matches
 from .connections import Client, LimitSettings
 from .login import Decision, Protocol, Refusal, authorize
+from .state import DISCONNECT_SCOPE
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -52,7 +53,7 @@ async def check_login(runtime: Runtime, protocol: Protocol, username: str, passw
         return _refused(protocol, username, where, decision)
     account = decision.account
     assert account is not None
-    if client is not None and not client.attach_user(account.address, limits):
+    if not await _attach(runtime, client, account.address, limits):
         return _refused(protocol, username, where, Decision(account, Refusal.USER_CONNECTION_LIMIT))
     metrics.LOGINS.labels(protocol.value, "ok", "").inc()
     return decision
@@ -82,11 +83,23 @@ async def _proxied_login(runtime: Runtime, protocol: Protocol, username: str, pa
     refusal = authorize(account, protocol)
     if refusal is not None:
         return _refused(protocol, account.address, where, Decision(account, refusal))
-    if client is not None and not client.attach_user(account.address, limits):
+    if not await _attach(runtime, client, account.address, limits):
         return _refused(protocol, account.address, where, Decision(account, Refusal.USER_CONNECTION_LIMIT))
     metrics.LOGINS.labels(protocol.value, "ok", "").inc()
     log.info("%s proxied login for %s from %s", protocol.value, account.address, where)
     return Decision(account)
+
+
+async def _attach(runtime: Runtime, client: Client | None, address: str, limits: LimitSettings) -> bool:
+    """Counts the session against MaxConnectionsPerUser and notes the
+    mailbox's disconnect generation as of this login, read before the
+    session locates or opens the mailbox: a disconnect or move that this
+    server's settings watcher sees only later ends the session only if it
+    came after this read (policy/state.py)."""
+    if client is None:
+        return True
+    client.generation = await runtime.store.get_setting(DISCONNECT_SCOPE, address)
+    return client.attach_user(address, limits)
 
 
 def _refused(protocol: Protocol, username: str, where: str, decision: Decision) -> Decision:

@@ -103,6 +103,8 @@ class PolicyState:
             if self._generations.get(address) != generation:
                 moved = generation.endswith(MOVED_MARK)
                 for client in self.tracker.sessions_of(address):
+                    if client.generation == generation:
+                        continue  # logged in after the bump, so after the move or the disconnect
                     log.info("ending %s session of %s from %s: %s", client.protocol, address, client.remote,
                              "mailbox moved" if moved else "administrator's request")
                     client.kick(MOVED_TEXT if moved else KICK_TEXT)

@@ -67,6 +67,10 @@ class Store(Protocol):
     # --- settings (central key/value, shared by every server) ------------
     async def get_settings(self, scope: str) -> dict[str, str]: ...
 
+    async def get_setting(self, scope: str, key: str) -> str | None:
+        """One value of a scope (None when unset): for a per-login read of a
+        scope that may hold an entry per mailbox."""
+
     async def put_settings(self, scope: str, values: dict[str, str]) -> None:
         """Merges values into the scope ("imap", "pop", "smtp", ...)."""
 

@@ -153,6 +153,9 @@ class MemoryStore(MemoryQueue, MemoryTopology):
     async def get_settings(self, scope: str) -> dict[str, str]:
         return dict(self._settings.get(scope, {}))
 
+    async def get_setting(self, scope: str, key: str) -> str | None:
+        return self._settings.get(scope, {}).get(key)
+
     async def put_settings(self, scope: str, values: dict[str, str]) -> None:
         self._settings.setdefault(scope, {}).update(values)
 

@@ -111,6 +111,9 @@ class PostgresStore(PostgresTopology):
     async def get_settings(self, scope: str) -> dict[str, str]:
         return await self._db.read(F.get_settings, scope)
 
+    async def get_setting(self, scope: str, key: str) -> str | None:
+        return await self._db.read(F.get_setting, scope, key)
+
     async def put_settings(self, scope: str, values: dict[str, str]) -> None:
         await self._db.write(F.put_settings, scope, dict(values))
 

@@ -119,6 +119,10 @@ async def get_settings(conn: Any, scope: str) -> dict[str, str]:
     return {k: v for k, v in rows}
 
 
+async def get_setting(conn: Any, scope: str, key: str) -> str | None:
+    return await conn.fetchval("SELECT value FROM settings WHERE scope = $1 AND key = $2", scope, key)
+
+
 async def put_settings(tx: Tx, scope: str, values: dict[str, str]) -> None:
     if not values:
         return

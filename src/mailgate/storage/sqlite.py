@@ -125,6 +125,9 @@ class SqliteStore(SqliteTopology):
     async def get_settings(self, scope: str) -> dict[str, str]:
         return await self._db.run(F.get_settings, scope)
 
+    async def get_setting(self, scope: str, key: str) -> str | None:
+        return await self._db.run(F.get_setting, scope, key)
+
     async def put_settings(self, scope: str, values: dict[str, str]) -> None:
         await self._db.run(F.put_settings, scope, dict(values))
 

@@ -105,6 +105,11 @@ def get_settings(db: Db, scope: str) -> dict[str, str]:
     return dict(db.c.execute("SELECT key, value FROM settings WHERE scope = ?", (scope,)))
 
 
+def get_setting(db: Db, scope: str, key: str) -> str | None:
+    row = db.c.execute("SELECT value FROM settings WHERE scope = ? AND key = ?", (scope, key)).fetchone()
+    return None if row is None else row[0]
+
+
 def put_settings(db: Db, scope: str, values: dict[str, str]) -> None:
     with db.write() as c:
         c.executemany(
