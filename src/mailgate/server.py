@@ -254,6 +254,9 @@ async def _run_server(config: Config) -> int:
         # which otherwise walk it again and again under many connections.
         gc.collect()
         gc.freeze()
+        # The default executor starts its first thread on first use: let that
+        # be now rather than inside a client's first SELECT of a big folder.
+        await loop.run_in_executor(None, int)
         sweep = asyncio.create_task(_sweep_orphans_periodically(runtime, config.orphan_sweep_delay))
         watcher = asyncio.create_task(server.watch_settings())
         background = [asyncio.create_task(job) for job in _background_tasks(runtime)]

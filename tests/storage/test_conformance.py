@@ -306,6 +306,13 @@ async def test_expunge_log_and_changed_since(store: Store) -> None:
     assert await store.expunged_since(f.id, mark + 2) == []
     assert await store.changed_since(f.id, mark) == []
     assert (await store.get_folder_by_id(f.id)).highestmodseq == mark + 2
+    # The same reads in one job, with the folder's head.
+    found = await store.changes_since(f.id, 4)
+    assert (found.highestmodseq, found.messages, found.uidnext) == (mark + 2, 3, 6)
+    assert [m.uid for m in found.changed] == [2, 4] and found.expunged == [1, 5]
+    assert found.changed == [m for m in await store.changed_since(f.id, 4)]
+    with pytest.raises(NotFound):
+        await store.changes_since(f.id + 999, 0)
 
 
 async def test_folder_status_and_missing_folder(store: Store) -> None:

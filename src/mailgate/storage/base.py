@@ -18,6 +18,7 @@ from .models import (
     FlagMode,
     Folder,
     MessageColumns,
+    FolderChanges,
     FolderStatus,
     MailboxDatabase,
     MailServer,
@@ -237,6 +238,11 @@ class Store(Protocol):
 
     async def expunged_since(self, folder_id: int, modseq: int) -> list[int]:
         """UIDs expunged with a MODSEQ greater than modseq, ascending."""
+
+    async def changes_since(self, folder_id: int, modseq: int) -> FolderChanges:
+        """The folder's HIGHESTMODSEQ, message count and UIDNEXT read first,
+        then changed_since and expunged_since: one job instead of three
+        (a poll, a SELECT's catch-up). Raises NotFound."""
 
     async def folder_status(self, folder_id: int) -> FolderStatus: ...
 

@@ -32,6 +32,7 @@ from .models import (
     DeliveryGuard,
     FlagMode,
     Folder,
+    FolderChanges,
     FolderStatus,
     Message,
     MessageMeta,
@@ -375,6 +376,11 @@ class MemoryStore(MemoryQueue, MemoryTopology):
     async def expunged_since(self, folder_id: int, modseq: int) -> list[int]:
         f = self._folder(folder_id)
         return sorted(u for u, ms in f.expunged.items() if ms > modseq)
+
+    async def changes_since(self, folder_id: int, modseq: int) -> FolderChanges:
+        f = self._folder(folder_id)
+        return FolderChanges(f.highestmodseq, len(f.msgs), f.uidnext, await self.changed_since(folder_id, modseq),
+                             await self.expunged_since(folder_id, modseq))
 
     async def folder_status(self, folder_id: int) -> FolderStatus:
         f = self._folder(folder_id)

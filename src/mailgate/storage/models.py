@@ -118,6 +118,20 @@ class FolderStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class FolderChanges:
+    """What changed in a folder after a MODSEQ, read in one store job (a
+    session's poll, a cached index's catch-up). Every change up to
+    ``highestmodseq`` is in ``changed`` (ascending UID) and ``expunged``;
+    ``messages`` and ``uidnext`` are as of that read."""
+
+    highestmodseq: int
+    messages: int
+    uidnext: int
+    changed: list[MessageMeta]
+    expunged: list[int]
+
+
+@dataclass(frozen=True, slots=True)
 class StoreResult:
     """Outcome of a flag change: what changed, and what UNCHANGEDSINCE refused."""
 

@@ -33,6 +33,7 @@ from .models import (
     DeliveryGuard,
     FlagMode,
     Folder,
+    FolderChanges,
     FolderStatus,
     Message,
     MessageMeta,
@@ -196,6 +197,9 @@ class PostgresStore(PostgresTopology):
 
     async def changed_since(self, folder_id: int, modseq: int) -> list[MessageMeta]:
         return await self._db.read(M.changed_since, folder_id, modseq)
+
+    async def changes_since(self, folder_id: int, modseq: int) -> FolderChanges:
+        return await self._db.read(M.changes_since, folder_id, modseq)
 
     async def expunged_since(self, folder_id: int, modseq: int) -> list[int]:
         return await self._db.read(M.expunged_since, folder_id, modseq)

@@ -21,7 +21,7 @@ from typing import Any
 
 from ._common import CHUNK, DELETED, SEEN, FlagCache, apply_mode, canon_flags, columns_from_rows, flags_text
 from .errors import GuardFailed, NotFound, QuotaExceeded
-from .models import DeliveryGuard, FlagMode, FolderStatus, Message, MessageColumns, MessageMeta, StoreResult
+from .models import DeliveryGuard, FlagMode, FolderChanges, FolderStatus, Message, MessageColumns, MessageMeta, StoreResult
 from .postgres_db import Tx
 
 _flag_cache = FlagCache()  # event-loop only
@@ -240,6 +240,23 @@ async def expunged_since(conn: Any, folder_id: int, modseq: int) -> list[int]:
     if not rows:
         await _require_folder(conn, folder_id)
     return [r[0] for r in rows]
+
+
+async def changes_since(conn: Any, folder_id: int, modseq: int) -> FolderChanges:
+    # One snapshot: the head's message count agrees with the changes.
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        head = await conn.fetchrow("SELECT highestmodseq, n_messages, uidnext FROM folders WHERE id = $1",
+                                   folder_id)
+        if head is None:
+            raise NotFound(f"folder {folder_id}")
+        changed = await conn.fetch(
+            "SELECT uid, modseq, flags FROM messages WHERE folder_id = $1 AND modseq > $2 ORDER BY uid",
+            folder_id, modseq,
+        )
+        expunged = await conn.fetch(
+            "SELECT uid FROM expunged WHERE folder_id = $1 AND modseq > $2 ORDER BY uid", folder_id, modseq,
+        )
+    return FolderChanges(*head, _metas(changed), [r[0] for r in expunged])
 
 
 async def folder_status(conn: Any, folder_id: int) -> FolderStatus:

@@ -30,6 +30,7 @@ from .models import (
     DeliveryGuard,
     FlagMode,
     Folder,
+    FolderChanges,
     FolderStatus,
     Message,
     MessageMeta,
@@ -212,6 +213,9 @@ class SqliteStore(SqliteTopology):
 
     async def changed_since(self, folder_id: int, modseq: int) -> list[MessageMeta]:
         return await self._db.run(M.changed_since, folder_id, modseq)
+
+    async def changes_since(self, folder_id: int, modseq: int) -> FolderChanges:
+        return await self._db.run(M.changes_since, folder_id, modseq)
 
     async def expunged_since(self, folder_id: int, modseq: int) -> list[int]:
         return await self._db.run(M.expunged_since, folder_id, modseq)

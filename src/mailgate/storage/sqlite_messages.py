@@ -28,7 +28,7 @@ from ._common import (
     flags_text,
 )
 from .errors import GuardFailed, NotFound, QuotaExceeded
-from .models import DeliveryGuard, FlagMode, FolderStatus, Message, MessageColumns, MessageMeta, StoreResult
+from .models import DeliveryGuard, FlagMode, FolderChanges, FolderStatus, Message, MessageColumns, MessageMeta, StoreResult
 from .sqlite_worker import Db
 
 _flag_cache = FlagCache()  # used on worker threads only; dict ops are GIL-atomic
@@ -348,6 +348,23 @@ def expunged_since(db: Db, folder_id: int, modseq: int) -> list[int]:
     if not rows:
         _require_folder(db.c, folder_id)
     return [r[0] for r in rows]
+
+
+def changes_since(db: Db, folder_id: int, modseq: int) -> FolderChanges:
+    with db.read() as c:  # one snapshot: the head and the changes agree
+        head = c.execute("SELECT highestmodseq, n_messages, uidnext FROM folders WHERE id = ?",
+                         (folder_id,)).fetchone()
+        if head is None:
+            raise NotFound(f"folder {folder_id}")
+        changed = c.execute(
+            "SELECT uid, modseq, flags FROM messages INDEXED BY messages_modseq"  # see changed_since
+            " WHERE folder_id = ? AND modseq > ? ORDER BY uid", (folder_id, modseq),
+        ).fetchall()
+        expunged = c.execute(
+            "SELECT uid FROM expunged INDEXED BY expunged_modseq WHERE folder_id = ? AND modseq > ?"
+            " ORDER BY uid", (folder_id, modseq),
+        ).fetchall()
+    return FolderChanges(*head, _metas(changed), [r[0] for r in expunged])
 
 
 def folder_status(db: Db, folder_id: int) -> FolderStatus:

@@ -8,8 +8,9 @@ import random
 import pytest
 
 from mailgate.session.imap.folder_cache import FolderIndexCache
+from mailgate.session.imap.message_index import MessageIndex
 from mailgate.storage.memory import MemoryStore
-from mailgate.storage.models import FlagMode
+from mailgate.storage.models import FlagMode, MessageMeta
 from mailgate.storage.sqlite import SqliteStore
 
 
@@ -140,9 +141,19 @@ def test_snapshot_round_trip_and_refusals(tmp_path) -> None:
     assert modseq == 8 and loaded.uids.tolist() == [1, 5, 9] and loaded.modseqs.tolist() == [3, 4, 8]
     assert loaded.flag_ids.tolist() == [0, 1, 0] and loaded.flagsets == columns.flagsets
     assert snaps.load("sqlite:/x.db", 7, 999) is None  # another UIDVALIDITY: a recreated folder
+    assert snaps.open("sqlite:/x.db", 7, 1234).modseq == 8 and snaps.open("sqlite:/x.db", 7, 999) is None
+    assert snaps.open("sqlite:/x.db", 6, 1234) is None  # no file
     assert snaps.load("sqlite:/other.db", 7, 1234) is None  # another store
     path = snaps.path("sqlite:/x.db", 7)
-    path.write_bytes(path.read_bytes()[:-3])  # truncated
+    good = path.read_bytes()
+    for at in (-1, -13, -30):  # a flag id, a MODSEQ, a UID damaged in place: the checksum tells
+        damaged = bytearray(good)
+        damaged[at] ^= 0x40
+        path.write_bytes(bytes(damaged))
+        assert snaps.load("sqlite:/x.db", 7, 1234) is None, at
+    path.write_bytes(b"MGIX1\n" + good[6:])  # the earlier format: ignored, not misread
+    assert snaps.load("sqlite:/x.db", 7, 1234) is None
+    path.write_bytes(good[:-3])  # truncated
     assert snaps.load("sqlite:/x.db", 7, 1234) is None
     path.write_bytes(b"garbage")
     assert snaps.load("sqlite:/x.db", 7, 1234) is None
@@ -201,3 +212,23 @@ async def test_a_snapshot_that_disagrees_with_the_store_is_not_used(tmp_path) ->
         assert _rows(index) == await _fresh(store, folder.id)
     finally:
         await store.close()
+
+
+def test_a_mapped_snapshot_is_read_in_place_and_copied_on_the_first_change(tmp_path) -> None:
+    snaps = IndexSnapshots(tmp_path / "idx")
+    flagsets = [frozenset(), frozenset({"\\Seen"})]
+    snaps.save("sqlite:/x.db", 3, 1, 40, _columns(list(range(1, 41)), list(range(1, 41)), [i % 2 for i in range(40)],
+                                                  flagsets))
+    columns, _ = snaps.load("sqlite:/x.db", 3, 1)
+    assert isinstance(columns.uids, memoryview) and columns.uids.readonly  # read in place from the mapping
+    index = MessageIndex.from_columns(columns)
+    twin = index.copy()
+    assert index[7] == MessageMeta(7, 7, flagsets[0]) and index.position(40) == 39
+    index[41] = MessageMeta(41, 50, frozenset({"$Work"}))  # the first change makes private arrays
+    index.remove_all({1, 2})
+    assert not isinstance(index.uids, memoryview) and index.uids.tolist() == list(range(3, 42))
+    assert twin.uids.tolist() == list(range(1, 41)) and len(twin) == 40  # the mapping is unchanged
+    twin[5] = MessageMeta(5, 99, flagsets[1])
+    assert twin[5].modseq == 99 and columns.modseqs[4] == 5
+    reloaded, _ = snaps.load("sqlite:/x.db", 3, 1)
+    assert reloaded.modseqs.tolist() == list(range(1, 41))

@@ -133,3 +133,64 @@ def test_copy_is_independent_and_remove_all_drops_in_one_pass() -> None:
     assert list(twin.uids) == [1, 3, 4, 6] and twin.modseqs.tolist() == [1, 30, 4, 6]
     assert twin[4] == meta(4, 4, FLAGSETS[0])
     assert list(index.uids) == list(range(1, 8)) and index[3] == meta(3, 3, FLAGSETS[1])
+
+
+_family_ops = st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["set", "pop", "new", "remove", "copy"]),
+                                 st.integers(1, 40), st.sampled_from(range(len(FLAGSETS)))), max_size=40)
+
+
+@given(st.sets(st.integers(1, 30), max_size=20), _family_ops)
+@settings(max_examples=200, deadline=None)
+def test_copies_share_arrays_yet_change_independently(start: set[int], ops: list) -> None:
+    """Copy on write: copies of copies, each changed in any order, each
+    behaves as its own sorted dict."""
+    family = [MessageIndex(meta(uid, uid) for uid in start)]
+    models = [{uid: meta(uid, uid) for uid in start}]
+    for who, op, uid, f in ops:
+        who %= len(family)
+        index, model = family[who], models[who]
+        if op == "copy":
+            family.append(index.copy())
+            models.append(dict(model))
+        elif op == "set" and uid in model:
+            index[uid] = model[uid] = meta(uid, 100 + uid, FLAGSETS[f])
+        elif op == "pop":
+            assert index.pop(uid) == model.pop(uid, None)
+        elif op == "new":
+            new_uid = max(model, default=0) + uid
+            index[new_uid] = model[new_uid] = meta(new_uid, 200 + uid, FLAGSETS[f])
+        elif op == "remove":
+            gone = {u for u in model if u % uid == 0}
+            index.remove_all(gone)
+            for u in gone:
+                del model[u]
+        for member, expected in zip(family, models):
+            assert list(member.uids) == sorted(expected)
+            assert [member.at(i) for i in range(len(member))] == [expected[u] for u in sorted(expected)]
+
+
+def test_a_copy_costs_no_array_copy_until_a_change() -> None:
+    index = MessageIndex(meta(uid, uid) for uid in range(1, 1001))
+    twin = index.copy()
+    assert twin.uids is index.uids and twin.flag_ids is index.flag_ids  # shared, not copied
+    twin[1001] = meta(1001, 5)
+    assert twin.uids is not index.uids and len(index) == 1000 and len(twin) == 1001
+
+
+def test_a_view_on_a_shared_index_follows_its_own_changes() -> None:
+    """The view's uids and \\Recent read the index's current arrays, which
+    change identity when a shared index first copies them."""
+    from mailgate.session.imap.selected import SelectedFolder
+    from mailgate.storage.models import Folder
+
+    cached = MessageIndex(meta(uid, uid) for uid in (1, 2, 3))
+    folder = Folder(id=1, account_id=1, name="INBOX", uidvalidity=7, uidnext=4, highestmodseq=3)
+    view = SelectedFolder(folder, False, cached.copy())
+    view.recent.claim_range(1, 3)
+    assert len(view.recent) == 2
+    view.meta[4] = meta(4, 4)
+    view.recent.update([4])
+    assert list(view.uids) == [1, 2, 3, 4] and view.exists == 4 and 4 in view.recent and len(view.recent) == 3
+    view.forget_expunged_by_self([2])
+    assert list(view.uids) == [1, 3, 4] and 2 not in view.recent and len(view.recent) == 2
+    assert list(cached.uids) == [1, 2, 3]  # the cache's copy is untouched

@@ -3,9 +3,10 @@
 Loading the UID/MODSEQ/flags of 100,000 messages from the store takes about
 0.1 s; clients select their big folders over and over (every reconnect, every
 folder switch).  The process keeps each big folder's index as it was at some
-MODSEQ; a SELECT copies it (a memcpy of three arrays) and catches up with what
-changed since that MODSEQ — the same two reads a selected session polls with
-(RFC 7162's CHANGEDSINCE and the expunge log, which the store never prunes).
+MODSEQ; a SELECT takes a copy (which shares the arrays until either side
+changes them, MessageIndex.copy) and catches it up with what changed since
+that MODSEQ — the same two reads a selected session polls with (RFC 7162's
+CHANGEDSINCE and the expunge log, which the store never prunes).
 
 Only folders of at least CACHE_MIN_MESSAGES are kept, the least recently
 selected leave first once CACHE_MAX_MESSAGES are held (20 bytes a message).
@@ -22,8 +23,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from ...storage.base import Store
+from ...storage.errors import NotFound
 from ...storage.index_snapshots import IndexSnapshots, store_identity
-from ...storage.models import Folder, MessageColumns, MessageMeta
+from ...storage.models import Folder, FolderChanges, MessageColumns, MessageMeta
 from .message_index import MessageIndex
 
 CACHE_MIN_MESSAGES = 5_000  # smaller folders load directly: cheap enough
@@ -64,6 +66,8 @@ class FolderIndexCache:
         entry = self._entries.get(key)
         if entry is not None:
             self._entries.move_to_end(key)
+            # A private copy is caught up (concurrent SELECTs must not apply
+            # their reads to one index in either order); copies are cheap.
             index = entry.index.copy()
             caught = await _catch_up(store, folder.id, index, entry.modseq)
             if caught is not None:
@@ -92,26 +96,30 @@ class FolderIndexCache:
         identity = store_identity(store)
         if self.snapshots is None or identity is None:
             return None
-        found = await asyncio.to_thread(self.snapshots.load, identity, folder.id, folder.uidvalidity)
-        if found is None:
+        snapshot = self.snapshots.open(identity, folder.id, folder.uidvalidity)  # maps, reads the head
+        if snapshot is None:
             return None
-        columns, since = found
+        since = snapshot.modseq
+        # The file is checked on a thread while the store reads what changed
+        # since its MODSEQ.
+        columns, changes = await asyncio.gather(asyncio.to_thread(snapshot.columns),
+                                                _read_changes(store, folder.id, since))
+        if columns is None:
+            return None
         index = MessageIndex.from_columns(columns)
-        caught = await _catch_up(store, folder.id, index, since)
+        caught = None if changes is None else _apply(index, since, changes, check=True)
         if caught is None:
-            return None
-        highest, applied = caught
-        status = await store.folder_status(folder.id)
-        if status.messages != len(index) or (index.uids and index.uids[-1] >= status.uidnext):  # not this folder's history: load afresh
             log.warning("index snapshot of folder %d disagrees with the store; reloading", folder.id)
             return None
+        highest, applied = caught
         return index, highest, applied
 
     def _save_later(self, store: Store, folder: Folder, index: MessageIndex, modseq: int) -> None:
         identity = store_identity(store)
         if self.snapshots is None or identity is None:
             return
-        columns = MessageColumns(index.uids[:], index.modseqs[:], index.flag_ids[:], list(index.flagsets))
+        frozen = index.copy()  # its arrays stay as they are: whoever changes them copies first
+        columns = MessageColumns(frozen.uids, frozen.modseqs, frozen.flag_ids, list(frozen.flagsets))
         task = asyncio.get_running_loop().run_in_executor(
             None, self.snapshots.save, identity, folder.id, folder.uidvalidity, modseq, columns)
         self._saving.add(task)
@@ -140,17 +148,27 @@ class FolderIndexCache:
             self._drop(key)
 
 
+async def _read_changes(store: Store, folder_id: int, since: int) -> FolderChanges | None:
+    try:
+        return await store.changes_since(folder_id, since)
+    except NotFound:
+        return None
+
+
 async def _catch_up(store: Store, folder_id: int, index: MessageIndex, since: int) -> tuple[int, int] | None:
+    found = await _read_changes(store, folder_id, since)
+    return None if found is None else _apply(index, since, found)
+
+
+def _apply(index: MessageIndex, since: int, found: FolderChanges, check: bool = False) -> tuple[int, int] | None:
     """Apply what changed after ``since`` to ``index`` silently (it is not
     anyone's view yet); returns the new MODSEQ mark and the number of changes
     applied, None when the changes do not fit (then the caller loads the
-    folder afresh)."""
-    folder = await store.get_folder_by_id(folder_id)
-    if folder is None:
-        return None
-    highest = max(since, folder.highestmodseq)  # read first: the reads below hold at least this
-    changed: list[MessageMeta] = await store.changed_since(folder_id, since)
-    expunged = set(await store.expunged_since(folder_id, since))
+    folder afresh). ``check``: also compare the result with the folder's
+    message count and UIDNEXT (an index from a file)."""
+    highest = max(since, found.highestmodseq)  # read first: the changes hold at least this
+    changed: list[MessageMeta] = found.changed
+    expunged = set(found.expunged)
     if expunged:
         index.remove_all(expunged)
     try:
@@ -159,6 +177,8 @@ async def _catch_up(store: Store, folder_id: int, index: MessageIndex, since: in
                 index[meta.uid] = meta
     except ValueError:  # a UID below the newest that the index lacks: not ours to guess
         return None
+    if check and (found.messages != len(index) or (index.uids and index.uids[-1] >= found.uidnext)):
+        return None  # not this folder's history
     return max([highest, *(m.modseq for m in changed)]), len(changed) + len(expunged)
 
 

@@ -8,6 +8,11 @@ session.  Here a message costs 20 bytes: UIDs and MODSEQs in unsigned 64-bit
 arrays, and an index into the folder's few distinct flag sets (a folder has
 dozens of flag combinations, not thousands).
 
+Copies share their arrays until one side changes them (copy on write): a
+SELECT of a cached 100,000-message folder hands out a copy, and most views
+never change most of their folder -- copying 2 MB into fresh pages every
+time cost more than everything else a SELECT does.
+
 The class also answers the mapping questions the session code asks
 (``index.get(uid)``, ``uid in index``, ``index[uid] = meta``), building a
 MessageMeta on the fly; loops over many messages use the arrays directly.
@@ -26,7 +31,7 @@ __all__ = ["MessageIndex"]
 
 
 class MessageIndex:
-    __slots__ = ("uids", "modseqs", "flag_ids", "flagsets", "_flag_id")
+    __slots__ = ("uids", "modseqs", "flag_ids", "flagsets", "_flag_id", "_shared")
 
     def __init__(self, metas: Iterable[MessageMeta] = ()) -> None:
         self.uids = array("Q")  # ascending
@@ -34,6 +39,10 @@ class MessageIndex:
         self.flag_ids = array("I")
         self.flagsets: list[frozenset[str]] = []  # flag_ids index this
         self._flag_id: dict[frozenset[str], int] = {}
+        # True once copy() lent these arrays to a twin, or while they are
+        # read-only memoryviews of a mapped snapshot file: they are never
+        # changed in place (see _own).
+        self._shared = False
         for meta in sorted(metas, key=lambda m: m.uid):
             self.append(meta)
 
@@ -49,6 +58,7 @@ class MessageIndex:
         """Add a message with a UID above every UID already here."""
         if self.uids and meta.uid <= self.uids[-1]:
             raise ValueError(f"UID {meta.uid} does not follow {self.uids[-1]}")
+        self._own()
         self.uids.append(meta.uid)
         self.modseqs.append(meta.modseq)
         self.flag_ids.append(self.flag_id(meta.flags))
@@ -105,6 +115,7 @@ class MessageIndex:
         if i is None:
             self.append(meta)
             return
+        self._own()
         self.modseqs[i] = meta.modseq
         self.flag_ids[i] = self.flag_id(meta.flags)
 
@@ -113,32 +124,46 @@ class MessageIndex:
         if i is None:
             return default
         meta = self.at(i)
+        self._own()
         del self.uids[i], self.modseqs[i], self.flag_ids[i]
         return meta
 
     def remove_all(self, uids: set[int]) -> None:
         """Drop many messages in one pass (pop() is a shift of the arrays each)."""
         keep = [u not in uids for u in self.uids]
-        for column in (self.uids, self.modseqs, self.flag_ids):
-            column[:] = array(column.typecode, itertools.compress(column, keep))
+        # New arrays rather than slice assignment: they may be shared.
+        self.uids, self.modseqs, self.flag_ids = (array(_typecode(column), itertools.compress(column, keep))
+                                                  for column in (self.uids, self.modseqs, self.flag_ids))
+        self._shared = False
 
     def copy(self) -> MessageIndex:
-        """An independent copy (array copies are a memcpy each)."""
+        """An independent copy; the arrays are copied only when either side
+        first changes them."""
         twin = MessageIndex()
-        twin.uids, twin.modseqs, twin.flag_ids = self.uids[:], self.modseqs[:], self.flag_ids[:]
+        twin.uids, twin.modseqs, twin.flag_ids = self.uids, self.modseqs, self.flag_ids
         twin.flagsets = list(self.flagsets)
         twin._flag_id = dict(self._flag_id)
+        self._shared = twin._shared = True
         return twin
+
+    def _own(self) -> None:
+        """Before changing the arrays: copy them if a twin may still read them."""
+        if self._shared:
+            self.uids, self.modseqs, self.flag_ids = map(_copied, (self.uids, self.modseqs, self.flag_ids))
+            self._shared = False
 
     def nbytes(self) -> int:
         """Memory of the arrays (for the tests' budget and the metrics)."""
-        return sum(a.itemsize * a.buffer_info()[1] for a in (self.uids, self.modseqs, self.flag_ids))
+        return sum(a.itemsize * len(a) for a in (self.uids, self.modseqs, self.flag_ids))
 
     @classmethod
     def from_columns(cls, columns: MessageColumns) -> MessageIndex:
-        """Adopt the store's columns (Store.message_columns) without copying."""
+        """Adopt the store's columns (Store.message_columns) or a snapshot's
+        (memoryviews of a mapped file, copied on the first change) without
+        copying."""
         index = cls()
         index.uids, index.modseqs, index.flag_ids = columns.uids, columns.modseqs, columns.flag_ids
+        index._shared = not all(isinstance(c, array) for c in (index.uids, index.modseqs, index.flag_ids))
         index.flagsets = list(columns.flagsets)
         index._flag_id = {flags: i for i, flags in enumerate(index.flagsets)}
         return index
@@ -150,3 +175,16 @@ class MessageIndex:
         if not hits:
             return iter(())
         return itertools.compress(itertools.count(), map(hits.__contains__, self.flag_ids))
+
+
+def _typecode(column: array | memoryview) -> str:
+    return column.typecode if isinstance(column, array) else column.format
+
+
+def _copied(column: array | memoryview) -> array:
+    """A private, growable array with the column's numbers (a memcpy)."""
+    if isinstance(column, array):
+        return column[:]
+    out = array(column.format)
+    out.frombytes(column.cast("B"))
+    return out

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import bisect
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from array import array
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ...storage.base import Store
@@ -60,13 +61,11 @@ _in_flight: dict[tuple[int, int, int, int], _SharedRead] = {}
 
 
 async def _read_changes(store: Store, folder_id: int, since: int) -> Changes:
-    # HIGHESTMODSEQ first: every change up to it is in the two reads that
-    # follow, so a session may move its mark there without missing one.
-    folder = await store.get_folder_by_id(folder_id)
-    highest = folder.highestmodseq if folder is not None else since
-    changed = await store.changed_since(folder_id, since)
-    expunged = await store.expunged_since(folder_id, since)
-    return highest, changed, expunged
+    # The store reads HIGHESTMODSEQ first: every change up to it is in the
+    # two reads that follow, so a session may move its mark there without
+    # missing one.
+    found = await store.changes_since(folder_id, since)
+    return found.highestmodseq, found.changed, found.expunged
 
 
 def _settle_shared(shared: _SharedRead, key: tuple[int, int, int, int], task: asyncio.Task) -> None:
@@ -114,10 +113,10 @@ class RecentUids:
     set of every message of a first SELECT -- plus single UIDs claimed later.
     Members leave with the view's UIDs (EXPUNGE) or by discard()."""
 
-    __slots__ = ("_uids", "floor", "ceiling", "extra")
+    __slots__ = ("_index", "floor", "ceiling", "extra")
 
-    def __init__(self, uids: Sequence[int]) -> None:
-        self._uids = uids  # the view's UID array, ascending
+    def __init__(self, index: MessageIndex) -> None:
+        self._index = index  # the view's messages (its UID array is index.uids)
         self.floor = self.ceiling = 0
         self.extra: set[int] = set()
 
@@ -128,12 +127,14 @@ class RecentUids:
         if not isinstance(uid, int):
             return False
         if self.floor < uid <= self.ceiling:
-            i = bisect.bisect_left(self._uids, uid)
-            return i < len(self._uids) and self._uids[i] == uid
+            uids = self._index.uids
+            i = bisect.bisect_left(uids, uid)
+            return i < len(uids) and uids[i] == uid
         return uid in self.extra
 
     def __len__(self) -> int:
-        in_range = (bisect.bisect_right(self._uids, self.ceiling) - bisect.bisect_right(self._uids, self.floor)
+        uids = self._index.uids
+        in_range = (bisect.bisect_right(uids, self.ceiling) - bisect.bisect_right(uids, self.floor)
                     if self.ceiling > self.floor else 0)
         return in_range + len(self.extra)
 
@@ -153,7 +154,7 @@ class RecentUids:
 
 class SelectedFolder:
     # Slots: one view per session, and 10,000 sessions may idle in one folder.
-    __slots__ = ("folder", "readonly", "uids", "meta", "known_modseq", "gone", "recent", "reported_exists",
+    __slots__ = ("folder", "readonly", "meta", "known_modseq", "gone", "recent", "reported_exists",
                  "saved_result", "_pending_flags", "dirty", "notify")
 
     def __init__(self, folder: Folder, readonly: bool, index: MessageIndex | list[MessageMeta]) -> None:
@@ -161,16 +162,16 @@ class SelectedFolder:
         self.readonly = readonly
         # UIDs, MODSEQs and flags in arrays (20 bytes a message); ``meta``
         # answers uid -> MessageMeta, ``uids`` is its UID array (sequence
-        # number n is uids[n - 1]).
+        # number n is uids[n - 1]; a property: the index may swap arrays
+        # when it stops sharing them).
         if isinstance(index, MessageIndex):
             self.meta = index
             self.known_modseq = folder.highestmodseq  # open() raises it to what the index holds
         else:
             self.meta = MessageIndex(index)
             self.known_modseq = max(folder.highestmodseq, max(self.meta.modseqs, default=0))
-        self.uids = self.meta.uids
         self.gone: set[int] = set()  # expunged in the store, not yet reported
-        self.recent = RecentUids(self.uids)
+        self.recent = RecentUids(self.meta)
         self.reported_exists = len(self.uids)
         self.saved_result: list[int] = []  # SEARCHRES "$" (UIDs)
         self._pending_flags: dict[int, MessageMeta] = {}  # changed by others
@@ -197,6 +198,11 @@ class SelectedFolder:
         return view
 
     # --- numbering --------------------------------------------------------
+    @property
+    def uids(self) -> array[int]:
+        """UIDs, ascending: sequence number n is uids[n - 1]."""
+        return self.meta.uids
+
     @property
     def exists(self) -> int:
         return len(self.uids)
@@ -301,7 +307,7 @@ class SelectedFolder:
             # Descending order: each number is still right when the client
             # applies the EXPUNGEs one after another.
             seqs.append(seq)
-            self.meta.pop(uid)  # also leaves self.uids: the same array
+            self.meta.pop(uid)  # also leaves self.uids
             self._pending_flags.pop(uid, None)
             self.recent.discard(uid)
             self.gone.discard(uid)
