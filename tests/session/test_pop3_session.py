@@ -584,3 +584,46 @@ async def test_sparse_maildrop_loads_by_its_index(env, monkeypatch) -> None:
     assert drop.deleted_uids() == [9]
     assert drop.totals() == (1, drop.sizes[1])
     assert drop.live_sizes() == [(2, drop.sizes[1])]
+
+
+async def test_read_ahead_serves_the_next_retr_from_memory(filled, locks, monkeypatch) -> None:
+    """After RETR n the driver lets the session read n + 1 while the client
+    is busy; RETR n + 1 then costs no file read, and answers exactly the
+    same bytes as without read-ahead."""
+    import mailgate.session.pop3 as pop3_module
+
+    runtime, *_ = filled
+    client = Client(runtime, locks)
+    await client.login()
+    reads: list[str] = []
+    real = pop3_module.read_whole
+    monkeypatch.setattr(pop3_module, "read_whole", lambda blobs, entry: reads.append(entry.blob_id) or real(blobs, entry))
+    first = await client.send("RETR 1")
+    client.session.read_ahead()  # what the driver does before waiting for input
+    assert len(reads) == 2  # message 1 for RETR, message 2 ahead
+    second = await client.send("RETR 2")
+    assert len(reads) == 2 and unstuff(second.partition(b"\r\n")[2]) == MESSAGES[1]
+    assert unstuff(first.partition(b"\r\n")[2]) == MESSAGES[0]
+    client.session.read_ahead()  # message 3 ahead
+    assert await client.send("TOP 3 0") == b"+OK Top of message follows.\r\nSubject: three\r\n\r\n.\r\n"
+    assert len(reads) == 3
+    client.session.read_ahead()  # after the last message: nothing to read
+    await client.send("RETR 1")  # nothing was read ahead after message 3: read now
+    assert len(reads) == 4
+    client.session.read_ahead()  # message 2 ahead
+    await client.send("LIST")
+    client.session.read_ahead()  # nothing is read after other commands
+    assert len(reads) == 5
+    assert unstuff((await client.send("RETR 2")).partition(b"\r\n")[2]) == MESSAGES[1]
+    assert len(reads) == 5  # still served from what was read ahead
+
+
+async def test_read_ahead_of_a_missing_blob_leaves_the_error_to_retr(filled, locks) -> None:
+    runtime, _, folder_id = filled
+    client = Client(runtime, locks)
+    await client.login()
+    message = (await runtime.store.get_messages(folder_id, [2]))[0]
+    await client.send("RETR 1")
+    runtime.blobs.path(message.blob_id).unlink()
+    client.session.read_ahead()  # the read fails quietly
+    assert (await client.send("RETR 2")).startswith(b"-ERR [SYS/TEMP]")

@@ -101,6 +101,10 @@ class Pop3Session:
         self._origin: tuple[str, int | None] | None = None  # XCLIENT, on backends
         # The mailbox's database (store, blobs), bound at login (directory/stores.py).
         self._mailbox: tuple[Any, BlobStore] | None = None
+        # Read-ahead (see read_ahead): the message just answered, and the next
+        # one's (number, blob id, bytes) once read.
+        self._answered: int | None = None
+        self._ahead: tuple[int, str, bytes] | None = None
 
     # --- what the driver asks --------------------------------------------------
     @property
@@ -130,6 +134,23 @@ class Pop3Session:
 
     def shutdown_outcome(self) -> Outcome:
         return Outcome.of(Err("Server shutting down.", Code.SYS_TEMP), after=After.CLOSE)
+
+    def read_ahead(self) -> None:
+        """Called by the driver once it has answered everything it was sent
+        and waits for the client. After RETR or TOP of message n, message
+        n + 1 is read now: a download is one command after another, each
+        waiting for the last reply, so the read happens while the client is
+        busy with message n instead of after its next command arrives."""
+        number, self._answered = self._answered, None
+        if number is None or self._drop is None:
+            return
+        entry = self._drop.get(number + 1)
+        if entry is None or entry.size > INLINE_READ_MAX:
+            return
+        try:
+            self._ahead = (number + 1, entry.blob_id, read_whole(self.blobs, entry))
+        except StorageError:
+            self._ahead = None  # the command itself will say so
 
     def tls_started(self) -> None:
         """The STLS handshake succeeded: what was said in clear is forgotten."""
@@ -336,11 +357,16 @@ class Pop3Session:
         status = Ok(f"{entry.size} octets" if top_lines is None else "Top of message follows.")
         top = None if top_lines is None else TopFilter(top_lines)
         if entry.size <= INLINE_READ_MAX:
-            # Read before answering: a missing blob gets -ERR, not a cut reply.
-            try:
-                data = read_whole(self.blobs, entry)
-            except StorageError:
-                return Outcome.of(Err(UNREADABLE, Code.SYS_TEMP))
+            ahead, self._ahead = self._ahead, None
+            if ahead is not None and ahead[:2] == (number, entry.blob_id):
+                data = ahead[2]  # blobs never change: what was read ahead is current
+            else:
+                # Read before answering: a missing blob gets -ERR, not a cut reply.
+                try:
+                    data = read_whole(self.blobs, entry)
+                except StorageError:
+                    return Outcome.of(Err(UNREADABLE, Code.SYS_TEMP))
+            self._answered = number
             return Outcome.of(Body(status, data if top is None else top.feed(data)))
         try:
             readable = self.blobs.exists(entry.blob_id)

@@ -90,6 +90,7 @@ async def run_pop3(conn: Connection, runtime: Runtime, *, mode: str = "client") 
                     await _flush(conn, out)
                     return
             await _flush(conn, out)
+            session.read_ahead()  # while the client reads what was just sent
             data = await reads.read(conn, session.idle_timeout)
             if runtime.shutting_down.is_set():
                 data = _SHUTDOWN  # even if a command came in at the same moment
