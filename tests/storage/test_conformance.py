@@ -191,6 +191,10 @@ async def test_append_assigns_increasing_uid_and_modseq(store: Store) -> None:
     got = await store.get_messages(f.id, [3, 1, 99, 1])
     assert got == [msgs[0], msgs[2]]
     assert got[0].summary == b"s0" and got[0].blob_id == f"{0:064x}"
+    # The same rows as plain tuples, for FETCH without body sections.
+    assert await store.get_summaries(f.id, [3, 1, 99, 1]) == [(1, 10, b"s0"), (3, 10, b"s2")]
+    dated = await store.get_summaries(f.id, [2], with_internaldate=True)
+    assert dated == [(2, 10, b"s1", when)] and dated[0][3].utcoffset() == timedelta(hours=2)
     folder = await store.get_folder_by_id(f.id)
     assert (folder.uidnext, folder.highestmodseq) == (4, 4)
     now = (await _append(store, f.id))[0].internaldate
@@ -325,7 +329,7 @@ async def test_folder_status_and_missing_folder(store: Store) -> None:
     missing = f.id + 999
     for call in (
         store.folder_status(missing), store.message_index(missing),
-        store.get_messages(missing, [1]), store.changed_since(missing, 0),
+        store.get_messages(missing, [1]), store.get_summaries(missing, [1]), store.changed_since(missing, 0),
         store.expunged_since(missing, 0), store.expunge(missing, [1]),
         store.store_flags(missing, [1], [SEEN], FlagMode.ADD),
         store.copy_messages(f.id, [1], missing), store.move_messages(missing, [1], f.id),
@@ -417,6 +421,8 @@ async def test_get_messages_dense_and_sparse_sets(store: Store) -> None:
     assert [m.uid for m in dense] == live
     sparse = list(range(1, 1201, 3))
     assert [m.uid for m in await store.get_messages(f.id, sparse)] == sorted(set(sparse) & set(live))
+    assert [row[0] for row in await store.get_summaries(f.id, range(1, 1301))] == live
+    assert [row[0] for row in await store.get_summaries(f.id, sparse)] == sorted(set(sparse) & set(live))
     r = await store.store_flags(f.id, range(1, 1201), [SEEN], FlagMode.ADD)
     assert len(r.changed) == len(live)
     assert (await store.folder_status(f.id)).unseen == 0

@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from ._common import (
     columns_from_rows,
@@ -303,6 +304,11 @@ class MemoryStore(MemoryQueue, MemoryTopology):
 
     async def get_messages(self, folder_id: int, uids: Sequence[int]) -> list[Message]:
         return [self._public(folder_id, m) for m in self._pick(self._folder(folder_id), uids)]
+
+    async def get_summaries(self, folder_id: int, uids: Sequence[int],
+                            with_internaldate: bool = False) -> list[tuple[Any, ...]]:
+        return [(m.uid, m.size, m.summary, *((m.internaldate,) if with_internaldate else ()))
+                for m in self._pick(self._folder(folder_id), uids)]
 
     async def store_flags(
         self, folder_id: int, uids: Sequence[int], flags: Iterable[str],

@@ -20,6 +20,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from . import sqlite_folders as F
 from . import sqlite_messages as M
@@ -192,6 +193,10 @@ class SqliteStore(SqliteTopology):
 
     async def get_messages(self, folder_id: int, uids: Sequence[int]) -> list[Message]:
         return await self._db.run(M.get_messages, folder_id, list(uids))
+
+    async def get_summaries(self, folder_id: int, uids: Sequence[int],
+                            with_internaldate: bool = False) -> list[tuple[Any, ...]]:
+        return await self._db.run(M.get_summaries, folder_id, list(uids), with_internaldate)
 
     async def store_flags(self, folder_id: int, uids: Sequence[int], flags: Iterable[str],
                           mode: FlagMode, unchanged_since: int | None = None) -> StoreResult:

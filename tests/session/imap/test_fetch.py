@@ -101,19 +101,27 @@ async def test_flags_only_fetch_never_loads_messages(mb, monkeypatch):
         await mb.add(SIMPLE)
     await mb.select()
     calls = []
-    original = mb.store.get_messages
+    originals = {name: getattr(mb.store, name) for name in ("get_messages", "get_summaries")}
 
-    async def spy(folder_id, uids):
-        calls.append(list(uids))
-        return await original(folder_id, uids)
+    def spy(name):
+        async def call(folder_id, uids, *args):
+            calls.append((name, list(uids)))
+            return await originals[name](folder_id, uids, *args)
+        return call
 
-    monkeypatch.setattr(mb.store, "get_messages", spy)
+    for name in originals:
+        monkeypatch.setattr(mb.store, name, spy(name))
     data, _, _ = await run(mb, "FETCH 1:* (FLAGS UID MODSEQ)")
     assert len(parse_fetch(data)) == 7
     assert calls == []
-    # ENVELOPE needs records: loaded in batches, one store call per batch.
+    # ENVELOPE needs the summaries (not whole records): in batches, one store call per batch.
     data, _, _ = await run(mb, "FETCH 1:* (ENVELOPE)", batch=3)
-    assert calls == [[1, 2, 3], [4, 5, 6], [7]]
+    assert calls == [("get_summaries", [1, 2, 3]), ("get_summaries", [4, 5, 6]), ("get_summaries", [7])]
+    assert len(parse_fetch(data)) == 7
+    # A body section needs the records (the blob id).
+    calls.clear()
+    await run(mb, "FETCH 1:2 (BODY.PEEK[HEADER])", batch=3)
+    assert calls == [("get_messages", [1, 2])]
 
 
 # -- sections ----------------------------------------------------------------------------

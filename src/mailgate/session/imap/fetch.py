@@ -30,7 +30,7 @@ from bisect import bisect_left
 import mmap
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ... import mime
 from ...protocol.imap import responses as r
@@ -388,10 +388,11 @@ def _row_items(plan: _Plan) -> tuple[str, ...]:
 
 
 def _rows(ctx: SessionContext, view: SelectedFolder, items: tuple[str, ...], uids: Sequence[int],
-          records: dict[int, Message] | None) -> r.FetchRows:
+          records: dict[int, tuple[Any, ...]] | None) -> r.FetchRows:
     """Answers for ``uids`` (ascending), built a column at a time: from the
     view alone when ``records`` is None (UID/FLAGS/MODSEQ), else also from
-    each message's record and the summary's wire forms (messages expunged
+    each message's (uid, size, summary[, internaldate]) row
+    (Store.get_summaries) and the summary's wire forms (messages expunged
     meanwhile are left out)."""
     index = view.meta
     numbers, gone = index.uids, view.gone
@@ -409,7 +410,7 @@ def _rows(ctx: SessionContext, view: SelectedFolder, items: tuple[str, ...], uid
             positions.append(position)
             kept.append(uid)
     messages = [records[uid] for uid in kept] if records is not None else []
-    wires = ([mime.wire_items(m.summary) for m in messages]
+    wires = ([mime.wire_items(m[2]) for m in messages]
              if any(name in _WIRE for name in items) else [])
     columns: list[Sequence[object]] = []
     for name in items:
@@ -427,9 +428,9 @@ def _rows(ctx: SessionContext, view: SelectedFolder, items: tuple[str, ...], uid
             modseqs = index.modseqs
             columns.append([modseqs[p] for p in positions])
         elif name == "RFC822.SIZE":
-            columns.append([m.size for m in messages])
+            columns.append([m[1] for m in messages])
         elif name == "INTERNALDATE":
-            columns.append([m.internaldate for m in messages])
+            columns.append([m[3] for m in messages])
         else:
             k = _WIRE[name]
             columns.append([w[k] for w in wires])
@@ -444,14 +445,28 @@ async def _record_batches(ctx: SessionContext, folder_id: int,
     """(chunk, its records by UID), reading the next chunk while the caller
     formats and writes this one (the SQLite thread runs without the GIL for
     much of a query, so the two overlap on a second core)."""
-    pending = asyncio.ensure_future(ctx.store.get_messages(folder_id, chunks[0])) if chunks else None
+    async for chunk, got in _ahead(chunks, lambda chunk: ctx.store.get_messages(folder_id, chunk)):
+        yield chunk, {m.uid: m for m in got}
+
+
+async def _summary_batches(ctx: SessionContext, folder_id: int, chunks: list[Sequence[int]], with_internaldate: bool
+                           ) -> AsyncIterator[tuple[Sequence[int], dict[int, tuple[Any, ...]]]]:
+    """As _record_batches, with Store.get_summaries rows (no Message built)."""
+    async for chunk, got in _ahead(chunks, lambda chunk: ctx.store.get_summaries(folder_id, chunk, with_internaldate)):
+        yield chunk, {row[0]: row for row in got}
+
+
+async def _ahead(chunks: list[Sequence[int]], read: Callable[[Sequence[int]], Awaitable[list[Any]]]
+                 ) -> AsyncIterator[tuple[Sequence[int], list[Any]]]:
+    """(chunk, read(chunk)) in order, the next read started before this
+    chunk is handed out."""
+    pending = asyncio.ensure_future(read(chunks[0])) if chunks else None
     try:
         for i, chunk in enumerate(chunks):
             assert pending is not None
             got = await pending
-            pending = (asyncio.ensure_future(ctx.store.get_messages(folder_id, chunks[i + 1]))
-                       if i + 1 < len(chunks) else None)
-            yield chunk, {m.uid: m for m in got}
+            pending = asyncio.ensure_future(read(chunks[i + 1])) if i + 1 < len(chunks) else None
+            yield chunk, got
     finally:
         if pending is not None:
             pending.cancel()
@@ -501,8 +516,9 @@ async def fetch_responses(ctx: SessionContext, cmd: Fetch, *, outcome: FetchOutc
     if not plan.needs_blob:
         # Sizes, dates, envelopes, structures: rows a batch at a time.
         items = _row_items(plan)
-        async for chunk, records in _record_batches(ctx, view.folder.id, list(batched(uids, batch))):
-            yield _rows(ctx, view, items, chunk, records)
+        chunks = list(batched(uids, batch))
+        async for chunk, rows in _summary_batches(ctx, view.folder.id, chunks, "INTERNALDATE" in items):
+            yield _rows(ctx, view, items, chunk, rows)
         return
     may_set_seen = plan.sets_seen and not view.readonly
     async for chunk, records in _record_batches(ctx, view.folder.id, list(batched(uids, batch))):
