@@ -10,7 +10,6 @@ streamed from a worker thread in chunks, with back-pressure.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 
 from ..protocol.pop3 import TopFilter
@@ -26,22 +25,7 @@ READ_CHUNK = 256 * 1024  # read size when streaming a larger message
 def read_whole(blobs: BlobStore, entry: Entry) -> bytes:
     """The entry's stored bytes (exactly entry.size of them). Raises
     StorageError when the blob is missing, unreadable or shorter."""
-    fd = blobs.open_fd(entry.blob_id)  # BlobMissing / StorageError
-    try:
-        # A regular file returns everything asked for unless it ends first.
-        data = os.read(fd, entry.size)
-        while len(data) < entry.size:
-            more = os.read(fd, entry.size - len(data))
-            if not more:
-                break
-            data += more
-    except OSError as exc:
-        raise StorageError(f"cannot read blob {entry.blob_id}: {exc}") from None
-    finally:
-        os.close(fd)
-    if len(data) < entry.size:
-        raise StorageError(f"blob {entry.blob_id} is shorter than its size")
-    return data
+    return blobs.read_whole(entry.blob_id, entry.size)
 
 
 async def stream_chunks(blobs: BlobStore, entry: Entry, top: TopFilter | None) -> AsyncIterator[bytes]:

@@ -208,11 +208,11 @@ class Store(Protocol):
 
     async def get_summaries(self, folder_id: int, uids: Sequence[int],
                             with_internaldate: bool = False) -> list[tuple[Any, ...]]:
-        """(uid, size, summary) of the given UIDs that exist, ascending UID,
-        plus the INTERNALDATE (a datetime) when asked: what a FETCH without
-        body sections reads (a header-first sync of 10,000 messages), as
-        plain tuples -- building a Message per row cost as much as the
-        query. Raises NotFound."""
+        """(uid, size, summary, blob_id) of the given UIDs that exist,
+        ascending UID, plus the INTERNALDATE (a datetime) when asked: what a
+        FETCH of sizes, envelopes, structures or whole messages reads (a
+        header-first sync of 10,000 messages), as plain tuples -- building a
+        Message per row cost as much as the query. Raises NotFound."""
 
     async def store_flags(
         self,

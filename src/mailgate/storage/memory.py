@@ -307,7 +307,7 @@ class MemoryStore(MemoryQueue, MemoryTopology):
 
     async def get_summaries(self, folder_id: int, uids: Sequence[int],
                             with_internaldate: bool = False) -> list[tuple[Any, ...]]:
-        return [(m.uid, m.size, m.summary, *((m.internaldate,) if with_internaldate else ()))
+        return [(m.uid, m.size, m.summary, m.blob_id, *((m.internaldate,) if with_internaldate else ()))
                 for m in self._pick(self._folder(folder_id), uids)]
 
     async def store_flags(

@@ -224,13 +224,13 @@ async def get_messages(conn: Any, folder_id: int, uids: Sequence[int]) -> list[M
 
 async def get_summaries(conn: Any, folder_id: int, uids: Sequence[int],
                         with_internaldate: bool) -> list[tuple[Any, ...]]:
-    cols = "m.uid, m.size, s.data" + (", m.internaldate, m.tz_offset" if with_internaldate else "")
+    cols = "m.uid, m.size, s.data, m.blob_id" + (", m.internaldate, m.tz_offset" if with_internaldate else "")
     rows = await _select(conn, cols, folder_id, uids,
                          "messages m JOIN summaries s ON s.folder_id = m.folder_id AND s.uid = m.uid")
     if not rows:
         await _require_folder(conn, folder_id)
     if with_internaldate:
-        return [(uid, size, data, _local(when, off)) for uid, size, data, when, off in rows]
+        return [(uid, size, data, blob, _local(when, off)) for uid, size, data, blob, when, off in rows]
     return [tuple(row) for row in rows]
 
 

@@ -204,14 +204,14 @@ def get_messages(db: Db, folder_id: int, uids: Sequence[int]) -> list[Message]:
 
 
 def get_summaries(db: Db, folder_id: int, uids: Sequence[int], with_internaldate: bool) -> list[tuple[Any, ...]]:
-    cols = "m.uid, m.size, s.data" + (", m.internaldate" if with_internaldate else "")
+    cols = "m.uid, m.size, s.data, m.blob_id" + (", m.internaldate" if with_internaldate else "")
     with db.read() as c:
         _require_folder(c, folder_id)
         rows = _select(c, cols, folder_id, uids,
                        "messages m JOIN summaries s ON s.folder_id = m.folder_id AND s.uid = m.uid")
     if with_internaldate:
         iso = datetime.fromisoformat
-        return [(uid, size, data, iso(when)) for uid, size, data, when in rows]
+        return [(uid, size, data, blob, iso(when)) for uid, size, data, blob, when in rows]
     return rows
 
 

@@ -189,6 +189,16 @@ class Connection(asyncio.Protocol):
                 self.tap.sent(data)
             transport.write(data)
 
+    def writelines(self, pieces: list[bytes]) -> None:
+        """Several buffers in one go: the transport sends them together
+        (uvloop: one writev) without joining them first."""
+        transport = self._transport
+        if not self.closed and transport is not None and not transport.is_closing():
+            if self.tap is not None:
+                for data in pieces:
+                    self.tap.sent(data)
+            transport.writelines(pieces)
+
     @property
     def must_drain(self) -> bool:
         """Whether drain() would wait (or find the connection lost)."""

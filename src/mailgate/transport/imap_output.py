@@ -7,7 +7,7 @@ import zlib
 
 from ..protocol.imap import responses as r
 from ..protocol.imap.literal import LiteralStream
-from ..protocol.imap.serializer import chunks, to_bytes
+from ..protocol.imap.serializer import KEEP_APART, chunks, to_bytes
 from .connection import Connection
 
 FLUSH_AT = 64 * 1024
@@ -22,11 +22,16 @@ _shared_bytes: dict[r.Response, bytes] = {}
 
 
 class ImapOutput:
-    __slots__ = ("conn", "_pending", "_compressor")  # one per connection
+    __slots__ = ("conn", "_pending", "_held", "_held_size", "_compressor")  # one per connection
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._pending = bytearray()
+        # Big pieces (serializer.KEEP_APART: the messages of a batch of
+        # bodies) wait here as they are, in order after what was pending
+        # before them, and go out with one writelines: never copied here.
+        self._held: list[bytes] | None = None
+        self._held_size = 0
         self._compressor: zlib._Compress | None = None  # type: ignore[name-defined]
 
     def start_compression(self) -> None:
@@ -53,9 +58,27 @@ class ImapOutput:
                 raise TypeError(f"{type(response).__name__} streams a literal: use send()")
             self._pending += piece
 
+    def _hold(self, piece: bytes) -> None:
+        held = self._held
+        if held is None:
+            held = self._held = []
+        if self._pending:
+            held.append(bytes(self._pending))
+            self._held_size += len(self._pending)
+            self._pending.clear()
+        held.append(piece)
+        self._held_size += len(piece)
+
     def flush_nowait(self) -> bool:
         """Hand the buffer to the transport; True when the caller should
         await drain() (the transport's buffer is over its high-water mark)."""
+        if self._held is not None:
+            pieces, self._held, self._held_size = self._held, None, 0
+            if self._pending:
+                pieces.append(bytes(self._pending))
+                self._pending.clear()
+            self.conn.writelines(pieces)
+            return self.conn.must_drain
         if not self._pending:
             return False
         data = bytes(self._pending)
@@ -74,10 +97,13 @@ class ImapOutput:
         for piece in chunks(response, utf8=utf8):
             if isinstance(piece, LiteralStream):
                 await self._copy_stream(piece)
+                continue
+            if len(piece) >= KEEP_APART and self._compressor is None:
+                self._hold(piece)
             else:
                 self._pending += piece
-                if len(self._pending) >= FLUSH_AT:
-                    await self.flush()
+            if len(self._pending) + self._held_size >= FLUSH_AT:
+                await self.flush()
 
     async def _copy_stream(self, stream: LiteralStream) -> None:
         remaining = stream.size

@@ -270,7 +270,26 @@ def test_fetch_rows_header_sync_line() -> None:
 
 def test_fetch_rows_refuse_unknown_items() -> None:
     with pytest.raises(TypeError, match="not a FETCH row item"):
-        to_bytes(r.FetchRows.from_rows(("BODY[]",), ((1, b"x"),)))
+        to_bytes(r.FetchRows.from_rows(("BODY[HEADER]",), ((1, b"x"),)))
+    with pytest.raises(TypeError, match="at most one literal"):
+        to_bytes(r.FetchRows.from_rows(("BODY[]", "RFC822"), ((1, b"x", b"y"),)))
+
+
+def test_fetch_rows_with_whole_messages_match_single_responses() -> None:
+    """A literal column (BODY[] / RFC822) writes exactly what one
+    FetchResponse per message writes; a big message stays its own piece."""
+    from mailgate.protocol.imap.serializer import KEEP_APART, chunks
+
+    big = b"Subject: big\r\n\r\n" + b"x" * KEEP_APART + b"\r\n"
+    rows = ((1, 7, (), b"Subject: a\r\n\r\nhi\r\n", 3), (2, 9, ("\\Seen",), big, 4))
+    batch = r.FetchRows.from_rows(("UID", "FLAGS", "BODY[]", "MODSEQ"), rows)
+    single = b"".join(to_bytes(r.FetchResponse(seq, (
+        r.FetchNumber("UID", uid), r.FetchFlags(flags), r.FetchSection("BODY[]", data), r.FetchModSeq(modseq))))
+        for seq, uid, flags, data, modseq in rows)
+    assert to_bytes(batch) == single
+    assert any(piece is big for piece in chunks(batch))  # never copied into a bigger piece
+    only = r.FetchRows.from_rows(("RFC822",), ((5, b"m\r\n"),))
+    assert to_bytes(only) == b"* 5 FETCH (RFC822 {3}\r\nm\r\n)\r\n"
 
 
 def test_fetch_rows_refuse_ragged_columns() -> None:

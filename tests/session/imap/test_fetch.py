@@ -420,3 +420,29 @@ async def test_messages_expunged_elsewhere_are_skipped(mb):
 async def test_no_folder_selected(mb):
     with pytest.raises(ReadCommandError):
         await run(mb, "FETCH 1 FLAGS")
+
+
+async def test_whole_messages_as_rows_write_what_one_response_each_writes(mb, monkeypatch):
+    """BODY.PEEK[] / RFC822 of small messages go out as FetchRows (each
+    message its own piece); the bytes are those of the per-message path,
+    also around a big message (streamed), a NUL and a missing blob."""
+    big = b"Subject: big\r\n\r\n" + b"y" * (fetch_mod.STREAM_THRESHOLD + 10) + b"\r\n"
+    for data in (SIMPLE, NUL, big, NESTED, SIMPLE):
+        await mb.add(data)
+    await mb.select(readonly=True)
+    lines = ("FETCH 1:* (UID BODY.PEEK[] MODSEQ)", "UID FETCH 1:* (RFC822 FLAGS RFC822.SIZE)",
+             "FETCH 2,4 (BODY.PEEK[] INTERNALDATE ENVELOPE)")
+    fast = {line: await run(mb, line, batch=2) for line in lines}
+    assert any(isinstance(x, r.FetchRows) for x in
+               [x async for x in fetch_responses(mb.ctx, parse(lines[0]))])
+    monkeypatch.setattr(fetch_mod, "_rows_answer", lambda plan: False)  # the per-message path
+    for line in lines:
+        data, tagged, _ = await run(mb, line, batch=2)
+        assert fast[line][0] == data and fast[line][1] == tagged, line
+    assert len(parse_fetch(fast[lines[0]][0])) == 5
+    # A missing blob: that message's item is left out and the command ends NO, as before.
+    monkeypatch.undo()
+    message = (await mb.store.get_messages(mb.ctx.selected.folder.id, [4]))[0]
+    mb.blobs.path(message.blob_id).unlink()
+    data, tagged, _ = await run(mb, lines[0], batch=2)
+    assert tagged.status == "NO" and len(parse_fetch(data)) == 5

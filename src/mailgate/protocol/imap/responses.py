@@ -357,6 +357,7 @@ ROW_ITEMS = {
     "FLAGS": tuple,  # tuple[str, ...]
     "INTERNALDATE": _dt.datetime,
     "ENVELOPE": bytes, "BODY": bytes, "BODYSTRUCTURE": bytes,  # wire forms from delivery
+    "BODY[]": bytes, "RFC822": bytes,  # the whole message, sent as a literal (at most one per row)
 }
 
 
@@ -364,8 +365,9 @@ ROW_ITEMS = {
 class FetchRows:
     """Many FETCH answers carrying the same items, one per message: a
     header-first sync (UID FLAGS RFC822.SIZE ENVELOPE BODYSTRUCTURE of
-    thousands of messages) or a flag resync of a big folder, written a batch
-    at a time. Column-wise: ``seqs`` are the messages' sequence numbers,
+    thousands of messages), a flag resync of a big folder, or the bodies of
+    small messages (BODY.PEEK[] one after another), written a batch at a
+    time. Column-wise: ``seqs`` are the messages' sequence numbers,
     ``columns[i]`` the values of ``items[i]`` (keys of ROW_ITEMS, in response
     order) for each message, in the same order."""
 

@@ -5,7 +5,9 @@ literals the `LiteralStream` object itself, placed right after its "{n}\\r\\n"
 marker.  A transport writes bytes as they are and copies ``size`` bytes from
 a stream's ``source``, so a 30 MiB body is never joined with anything.
 Adjacent bytes pieces are merged, so a response without streams is a single
-bytes piece.  ``to_bytes()`` inlines streams, for tests and small replies.
+bytes piece -- except pieces of KEEP_APART bytes or more (the messages of a
+batch of bodies), which stay separate so that the transport can hand them to
+the socket without copying them into a buffer first.  ``to_bytes()`` inlines streams, for tests and small replies.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import base64
 import functools
 import datetime as _dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from . import mutf7
@@ -21,9 +23,10 @@ from . import responses as r
 from .literal import LiteralStream
 from .wire import astring_bytes, literal_bytes
 
-__all__ = ["chunks", "to_bytes", "format_date_time"]
+__all__ = ["chunks", "to_bytes", "format_date_time", "KEEP_APART"]
 
 Piece = bytes | LiteralStream
+KEEP_APART = 16 * 1024  # bytes pieces this big are not merged with their neighbours
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -318,19 +321,45 @@ _ROW_COLUMNS: dict[str, tuple[bytes, Callable[[Any], bytes] | None]] = {
 }
 
 
+# Columns whose values go out as literals: the whole message.
+_LITERAL_ROW_COLUMNS = {"BODY[]": b"BODY[] {%d}\r\n", "RFC822": b"RFC822 {%d}\r\n"}
+
+
 def _fetch_rows(resp: r.FetchRows, ctx: _Ctx) -> list[Piece]:
     """One template per batch, one %-format per message, values converted a
     column at a time: the hot path of a header-first sync."""
+    literals = [i for i, name in enumerate(resp.items) if name in _LITERAL_ROW_COLUMNS]
     try:
-        formats = [_ROW_COLUMNS[name] for name in resp.items]
+        formats = [_ROW_COLUMNS[name] if i not in literals else (b"", None) for i, name in enumerate(resp.items)]
     except KeyError as exc:
         raise TypeError(f"not a FETCH row item: {exc}") from None
     if any(len(column) != len(resp.seqs) for column in resp.columns) or len(resp.columns) != len(formats):
         raise ValueError("FETCH rows: every column needs one value per message")
-    template = b"* %d FETCH (" + b" ".join(piece for piece, _ in formats) + b")\r\n"
     columns = [column if fn is None else list(map(fn, column))
                for column, (_, fn) in zip(resp.columns, formats)]
-    return [b"".join([template % row for row in zip(resp.seqs, *columns)])]
+    if not literals:
+        template = b"* %d FETCH (" + b" ".join(piece for piece, _ in formats) + b")\r\n"
+        return [b"".join([template % row for row in zip(resp.seqs, *columns)])]
+    if len(literals) > 1:
+        raise TypeError("FETCH rows: at most one literal column")
+    return _literal_rows(resp, formats, columns, literals[0])
+
+
+def _literal_rows(resp: r.FetchRows, formats: list[tuple[bytes, Any]], columns: list[Sequence[Any]],
+                  k: int) -> list[Piece]:
+    """Rows with the whole message as item k: per message the text up to
+    the literal's "{n}\r\n", the message itself as its own piece (never
+    copied into a bigger buffer), and the rest of the row."""
+    head = (b"* %d FETCH (" + b"".join(piece + b" " for piece, _ in formats[:k])
+            + _LITERAL_ROW_COLUMNS[resp.items[k]])
+    tail = b"".join(b" " + piece for piece, _ in formats[k + 1:]) + b")\r\n"
+    out: list[Piece] = []
+    for seq, *values in zip(resp.seqs, *columns):
+        data = values[k]
+        out.append(head % (seq, *values[:k], len(data)))
+        out.append(data)
+        out.append(tail % tuple(values[k + 1:]))
+    return out
 
 
 _ENCODERS: dict[type, Callable[[Any, _Ctx], list[Piece]]] = {
@@ -372,7 +401,7 @@ def chunks(response: r.Response, *, utf8: bool = False) -> list[Piece]:
     merged: list[Piece] = []
     run: list[bytes] = []  # adjacent bytes, joined once (a batch has hundreds)
     for piece in encode(response, _Ctx(utf8)):
-        if isinstance(piece, bytes):
+        if isinstance(piece, bytes) and len(piece) < KEEP_APART:
             if piece:
                 run.append(piece)
             continue

@@ -28,7 +28,7 @@ import io
 import os
 from bisect import bisect_left
 import mmap
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -50,6 +50,7 @@ __all__ = ["FetchOutcome", "fetch_responses", "MarkSeen", "BATCH", "STREAM_THRES
 BATCH = 500  # UIDs per store.get_messages call
 FLAG_BATCH = 2000  # UID/FLAGS/MODSEQ-only rows per FetchRows
 STREAM_THRESHOLD = 64 * 1024  # sections larger than this go out as a LiteralStream
+ROWS_BYTES = 1024 * 1024  # message data per FetchRows of whole messages
 SEEN = "\\Seen"
 
 MarkSeen = Callable[[list[int]], Awaitable[None]]
@@ -380,20 +381,66 @@ def _build(ctx: SessionContext, view: SelectedFolder, plan: _Plan, uid: int, seq
 
 
 def _row_items(plan: _Plan) -> tuple[str, ...]:
-    """The FetchRows columns of a plan without body sections, in the order
-    _build would write them."""
-    names = [item.name for item in plan.items if isinstance(item, FetchAttr)]
+    """The FetchRows columns of a plan without body sections (or with only
+    the whole message, see _rows_answer), in the order _build would write
+    them."""
+    names = [item.name for item in plan.items if isinstance(item, (FetchAttr, _Body))]
     return (*(("UID",) if plan.want_uid else ()), *(("FLAGS",) if plan.want_flags else ()),
             *names, *(("MODSEQ",) if plan.want_modseq else ()))
 
 
+def _rows_answer(plan: _Plan) -> bool:
+    """Whether FetchRows can answer a plan with body items: attributes and
+    one whole message (BODY[], BODY.PEEK[], RFC822) without a range -- what
+    mbsync and Thunderbird ask for each message they download."""
+    bodies = [item for item in plan.items if not isinstance(item, FetchAttr)]
+    return (len(bodies) == 1 and isinstance(bodies[0], _Body) and bodies[0].name in ("BODY[]", "RFC822")
+            and not bodies[0].section.part and not bodies[0].section.text and bodies[0].partial is None)
+
+
+def _body_parts(chunk: Sequence[int], rows: dict[int, tuple[Any, ...]]) -> Iterator[tuple[Sequence[int], bool]]:
+    """The chunk in runs of at most ROWS_BYTES of message data, each marked
+    True when rows can answer it (every message small enough to be read
+    whole) or False (the run of one big message, streamed by _build)."""
+    start, size = 0, 0
+    for i, uid in enumerate(chunk):
+        row = rows.get(uid)
+        length = 0 if row is None else row[1]
+        if length > STREAM_THRESHOLD:
+            if i > start:
+                yield chunk[start:i], True
+            yield chunk[i:i + 1], False
+            start, size = i + 1, 0
+        elif size + length > ROWS_BYTES and i > start:
+            yield chunk[start:i], True
+            start, size = i, length
+        else:
+            size += length
+    if start < len(chunk):
+        yield chunk[start:], True
+
+
+def _whole_messages(ctx: SessionContext, uids: Sequence[int], rows: dict[int, tuple[Any, ...]]) -> dict[int, bytes]:
+    """The stored bytes of small messages (NUL sent as 0x80, as _body_value
+    does). Raises StorageError for a missing or short blob."""
+    out: dict[int, bytes] = {}
+    read = ctx.blobs.read_whole
+    for uid in uids:
+        row = rows.get(uid)
+        if row is not None:
+            size, _, has_nul = mime.summary_head(row[2])
+            data = read(row[3], size)
+            out[uid] = mime.nul_to_0x80(data) if has_nul else data
+    return out
+
+
 def _rows(ctx: SessionContext, view: SelectedFolder, items: tuple[str, ...], uids: Sequence[int],
-          records: dict[int, tuple[Any, ...]] | None) -> r.FetchRows:
+          records: dict[int, tuple[Any, ...]] | None, bodies: dict[int, bytes] | None = None) -> r.FetchRows:
     """Answers for ``uids`` (ascending), built a column at a time: from the
     view alone when ``records`` is None (UID/FLAGS/MODSEQ), else also from
-    each message's (uid, size, summary[, internaldate]) row
-    (Store.get_summaries) and the summary's wire forms (messages expunged
-    meanwhile are left out)."""
+    each message's (uid, size, summary, blob id[, internaldate]) row
+    (Store.get_summaries), the summary's wire forms and ``bodies`` (the
+    whole messages, by UID) -- messages expunged meanwhile are left out."""
     index = view.meta
     numbers, gone = index.uids, view.gone
     positions: list[int] = []
@@ -430,7 +477,10 @@ def _rows(ctx: SessionContext, view: SelectedFolder, items: tuple[str, ...], uid
         elif name == "RFC822.SIZE":
             columns.append([m[1] for m in messages])
         elif name == "INTERNALDATE":
-            columns.append([m[3] for m in messages])
+            columns.append([m[4] for m in messages])
+        elif name in ("BODY[]", "RFC822"):
+            assert bodies is not None
+            columns.append([bodies[uid] for uid in kept])
         else:
             k = _WIRE[name]
             columns.append([w[k] for w in wires])
@@ -521,6 +571,24 @@ async def fetch_responses(ctx: SessionContext, cmd: Fetch, *, outcome: FetchOutc
             yield _rows(ctx, view, items, chunk, rows)
         return
     may_set_seen = plan.sets_seen and not view.readonly
+    if not may_set_seen and _rows_answer(plan):
+        # Whole small messages without \Seen to set: rows, each message's
+        # bytes read whole and written as its own piece.
+        items = _row_items(plan)
+        chunks = list(batched(uids, batch))
+        async for chunk, rows in _summary_batches(ctx, view.folder.id, chunks, "INTERNALDATE" in items):
+            for part, small in _body_parts(chunk, rows):
+                try:
+                    bodies = _whole_messages(ctx, part, rows) if small else None
+                except StorageError:
+                    bodies = None  # _build answers without the item and ends the command NO
+                if bodies is not None:
+                    yield _rows(ctx, view, items, part, rows, bodies)
+                    continue
+                records = {m.uid: m for m in await ctx.store.get_messages(view.folder.id, part)}
+                for response in _each(ctx, view, plan, part, records, set(), outcome):
+                    yield response
+        return
     async for chunk, records in _record_batches(ctx, view.folder.id, list(batched(uids, batch))):
         seen_now: set[int] = set()
         if may_set_seen:
@@ -533,13 +601,19 @@ async def fetch_responses(ctx: SessionContext, cmd: Fetch, *, outcome: FetchOutc
                     await mark_seen(todo)
                 seen_now = {u for u in todo if u in view.meta and SEEN in view.meta[u].flags}
                 outcome.seen.extend(sorted(seen_now))
-        for uid in chunk:
-            meta = view.meta.get(uid)
-            seq = view.seq_of(uid)
-            if meta is None or seq is None or uid in view.gone:
-                continue
-            message = records.get(uid)
-            if plan.needs_record and message is None:
-                continue  # expunged meanwhile by another session
-            # Bodies may stream: one response at a time.
-            yield _build(ctx, view, plan, uid, seq, meta, message, uid in seen_now, outcome)
+        for response in _each(ctx, view, plan, chunk, records, seen_now, outcome):
+            yield response
+
+
+def _each(ctx: SessionContext, view: SelectedFolder, plan: _Plan, chunk: Sequence[int],
+          records: dict[int, Message], seen_now: set[int], outcome: FetchOutcome) -> Iterator[r.FetchResponse]:
+    """One response per message (bodies may stream: one at a time)."""
+    for uid in chunk:
+        meta = view.meta.get(uid)
+        seq = view.seq_of(uid)
+        if meta is None or seq is None or uid in view.gone:
+            continue
+        message = records.get(uid)
+        if plan.needs_record and message is None:
+            continue  # expunged meanwhile by another session
+        yield _build(ctx, view, plan, uid, seq, meta, message, uid in seen_now, outcome)
