@@ -10,7 +10,7 @@ from ..protocol.imap.literal import LiteralStream
 from ..protocol.imap.serializer import KEEP_APART, chunks, to_bytes
 from .connection import Connection
 
-FLUSH_AT = 64 * 1024
+FLUSH_AT = 256 * 1024
 STREAM_BLOCK = 256 * 1024
 
 # Untagged updates that many sessions send alike (10,000 idlers each told
