@@ -174,3 +174,37 @@ async def test_queued_updates_are_written_without_waiting() -> None:
     assert not out.flush_nowait()
     assert transport.written == [b"* 3 EXISTS\r\n* 3 EXISTS\r\n"]
     assert connection_module.TLS_READ_BUFFER <= 64 * 1024
+
+
+async def test_big_pieces_go_out_in_order_without_being_copied_and_writers_may_queue_a_batch() -> None:
+    from mailgate.protocol.imap.serializer import KEEP_APART
+
+    class _Limited(_Transport):
+        def __init__(self) -> None:
+            super().__init__()
+            self.limits: tuple[int, int | None] | None = None
+            self.lines: list[list[bytes]] = []
+
+        def set_write_buffer_limits(self, high=None, low=None) -> None:
+            self.limits = (high, low)
+
+        def writelines(self, pieces) -> None:
+            self.lines.append(list(pieces))
+
+    conn = Connection(implicit_tls=False, tls_context=None)
+    transport = _Limited()
+    conn.connection_made(transport)
+    assert transport.limits == (connection_module.WRITE_BUFFER_HIGH, None)
+    assert connection_module.WRITE_BUFFER_HIGH >= 256 * 1024  # a batch of bodies fits before drain
+    out = ImapOutput(conn)
+    big = b"x" * KEEP_APART
+    rows = r.FetchRows.from_rows(("UID", "BODY[]"), ((1, 1, big), (2, 2, b"small\r\n")))
+    out.queue(r.Exists(2))
+    await out.send(rows)
+    await out.send(r.Tagged("A1", "OK", "Fetch completed."))
+    await out.flush()
+    assert len(transport.lines) == 1 and transport.written == []
+    pieces = transport.lines[0]
+    assert any(piece is big for piece in pieces)  # handed over as it is
+    assert b"".join(pieces) == (b"* 2 EXISTS\r\n* 1 FETCH (UID 1 BODY[] {%d}\r\n" % len(big) + big
+                                + b")\r\n* 2 FETCH (UID 2 BODY[] {7}\r\nsmall\r\n)\r\nA1 OK Fetch completed.\r\n")

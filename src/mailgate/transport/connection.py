@@ -18,6 +18,7 @@ from typing import Any
 # Back-pressure: stop reading the socket while this many bytes wait unread
 # (a client pipelining faster than its commands run), go on below half.
 READ_BUFFER_LIMIT = 256 * 1024
+WRITE_BUFFER_HIGH = 1024 * 1024  # bytes queued in the transport before writers wait (drain)
 # TLS: asyncio's SSLProtocol reads into a 256 KiB buffer per connection (the
 # bulk of a TLS connection's memory); TLS records are at most 16 KiB, so a
 # smaller buffer costs no extra system calls per record.
@@ -74,7 +75,7 @@ class Connection(asyncio.Protocol):
     # --- asyncio.Protocol ------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
-        _shrink_tls_buffer(transport)
+        _tune(transport)
         on_open, self._on_open = self._on_open, None
         if on_open is not None:
             on_open(self)
@@ -241,7 +242,7 @@ class Connection(asyncio.Protocol):
             self.closed = True
             return False
         self._transport = transport  # type: ignore[assignment]
-        _shrink_tls_buffer(transport)
+        _tune(transport)
         self.tls_active = True
         if self.tap is not None:
             self.tap.tls_started()
@@ -264,6 +265,17 @@ class Connection(asyncio.Protocol):
             await asyncio.wait_for(asyncio.shield(waiter), 5)
         except asyncio.TimeoutError:
             transport.abort()
+
+
+def _tune(transport: asyncio.BaseTransport) -> None:
+    _shrink_tls_buffer(transport)
+    try:
+        # A bulk download formats its next batch while the kernel still sends
+        # the last one; with asyncio's 64 KiB mark it waited for each batch to
+        # drain first. Only a limit: nothing is allocated for it.
+        transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)  # type: ignore[attr-defined]
+    except (AttributeError, NotImplementedError):
+        pass
 
 
 def _shrink_tls_buffer(transport: asyncio.BaseTransport) -> None:
