@@ -21,10 +21,9 @@ class Field:
     name: bytes  # as written, trailing white space before the colon removed
     raw: bytes  # the full field including continuation lines and line ends
     value_offset: int  # index in `raw` just after the colon
-
-    @property
-    def key(self) -> str:
-        return self.name.decode("latin-1").lower()
+    # The name in lower case, made once: a summary looks fields up by name
+    # some twenty times per message.
+    key: str
 
     @property
     def value(self) -> bytes:
@@ -47,7 +46,7 @@ def split_fields(block: bytes) -> list[Field]:
 
     def close(end: int) -> None:
         if cur_start >= 0:
-            fields.append(Field(cur_name, block[cur_start:end], cur_voff))
+            fields.append(Field(cur_name, block[cur_start:end], cur_voff, cur_name.decode("latin-1").lower()))
 
     while pos < n:
         nl = block.find(b"\n", pos)
