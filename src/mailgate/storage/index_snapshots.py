@@ -33,12 +33,14 @@ log = logging.getLogger(__name__)
 _MAGIC = b"MGIX2\n"
 _OLD_MAGICS = (b"MGIX1\n",)  # earlier formats: ignored quietly, rewritten on the next load
 # uidvalidity, modseq, folder id, message count, number of flag sets, length
-# of their text, byte order (0 little, 1 big), CRC-32 of everything after
-# the head.  The flag text is padded to 8 bytes so that the columns that
-# follow are aligned in the mapping.  The checksum is what makes a damaged file harmless: checking
-# every flag id against the flag sets instead cost a Python-level pass over
-# 100,000 numbers (1 ms), while zlib.crc32 runs without the GIL.
+# of their text, byte order (0 little, 1 big), CRC-32 of the whole file
+# (taken with this field zero).  The flag text is padded to 8 bytes so that
+# the columns that follow are aligned in the mapping.  The checksum is what
+# makes a damaged file harmless: checking every flag id against the flag
+# sets instead cost a Python-level pass over 100,000 numbers (1 ms), while
+# zlib.crc32 runs without the GIL.
 _HEAD = struct.Struct("<QQQQIIBI")
+_CRC = struct.Struct("<I")  # the head's last field
 _ORDER = 0 if sys.byteorder == "little" else 1
 
 
@@ -92,11 +94,11 @@ class IndexSnapshots:
         target = self.path(identity, folder_id)
         flag_text = "\n".join(" ".join(sorted(flags)) for flags in columns.flagsets).encode()
         flag_text += bytes(-(len(_MAGIC) + _HEAD.size + len(flag_text)) % 8)
-        crc = zlib.crc32(flag_text)
+        fields = (uidvalidity, modseq, folder_id, len(columns.uids), len(columns.flagsets), len(flag_text), _ORDER)
+        crc = zlib.crc32(_MAGIC + _HEAD.pack(*fields, 0) + flag_text)
         for column in (columns.uids, columns.modseqs, columns.flag_ids):
             crc = zlib.crc32(memoryview(column).cast("B"), crc)
-        head = _HEAD.pack(uidvalidity, modseq, folder_id, len(columns.uids), len(columns.flagsets),
-                          len(flag_text), _ORDER, crc)
+        head = _HEAD.pack(*fields, crc)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             tmp = target.with_suffix(f".tmp{os.getpid()}")
@@ -145,7 +147,8 @@ def _decode(data: bytes | mmap.mmap, folder_id: int, uidvalidity: int) -> tuple[
     if valid != uidvalidity or stored_id != folder_id:
         return None  # an older folder of that id, or a file renamed by hand
     pos = start + _HEAD.size
-    if zlib.crc32(memoryview(data)[pos:]) != crc:
+    unchecked = bytes(data[:pos - _CRC.size]) + bytes(_CRC.size)  # the head with its CRC field zero
+    if zlib.crc32(memoryview(data)[pos:], zlib.crc32(unchecked)) != crc:
         raise ValueError("snapshot checksum does not match")
     text = bytes(data[pos:pos + text_len]).rstrip(b"\0").decode()
     pos += text_len

@@ -146,7 +146,7 @@ def test_snapshot_round_trip_and_refusals(tmp_path) -> None:
     assert snaps.load("sqlite:/other.db", 7, 1234) is None  # another store
     path = snaps.path("sqlite:/x.db", 7)
     good = path.read_bytes()
-    for at in (-1, -13, -30):  # a flag id, a MODSEQ, a UID damaged in place: the checksum tells
+    for at in (-1, -13, -30, 6 + 8):  # a flag id, a MODSEQ, a UID, the head's MODSEQ: the checksum tells
         damaged = bytearray(good)
         damaged[at] ^= 0x40
         path.write_bytes(bytes(damaged))
