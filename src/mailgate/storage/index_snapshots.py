@@ -2,9 +2,10 @@
 start.
 
 SELECT needs every message's UID, MODSEQ and flags.  Reading 100,000 rows
-takes about 0.1 s; mapping one file of three arrays takes well under 1 ms
-(the columns are read in place from the mapping, as memoryviews, until
-someone changes them: MessageIndex copies them into arrays then), and
+takes about 0.1 s; mapping one file of three arrays and checking it takes
+well under 1 ms (the columns are read in place from the mapping, as
+memoryviews, until someone changes them: MessageIndex copies them into
+arrays then), and
 the changes since the file's MODSEQ come from the store's CHANGEDSINCE and
 expunge-log reads (session/imap/folder_cache.py).  The files are a cache:
 deleting them costs only speed; a damaged or foreign file is ignored.
@@ -22,6 +23,7 @@ import mmap
 import os
 import struct
 import sys
+import tempfile
 import zlib
 from array import array
 from pathlib import Path
@@ -60,7 +62,7 @@ class IndexSnapshots:
         return self.directory / f"{digest}-{folder_id}.idx"
 
     def open(self, identity: str, folder_id: int, uidvalidity: int) -> MappedSnapshot | None:
-        """The folder's snapshot mapped, its head read (cheap: no page of the
+        """The folder's snapshot mapped and its head read (no page of the
         columns is touched yet), or None when there is none for this folder.
         A file replaced later (save() renames over it) leaves the mapping as
         it was."""
@@ -70,12 +72,15 @@ class IndexSnapshots:
         except (OSError, ValueError):  # missing, unreadable, or empty (nothing to map)
             return None
         start = len(_MAGIC)
-        if len(data) < start + _HEAD.size or data[:start] != _MAGIC:
-            if data[:start] not in _OLD_MAGICS:
+        magic = data[:start]
+        if len(data) < start + _HEAD.size or magic != _MAGIC:
+            data.close()
+            if magic not in _OLD_MAGICS:
                 log.warning("ignoring a damaged index snapshot for folder %d", folder_id)
             return None
         valid, modseq, stored_id, *_ = _HEAD.unpack_from(data, start)
         if (valid, stored_id) != (uidvalidity, folder_id):
+            data.close()
             return None  # an older folder of that id, or a file renamed by hand
         return MappedSnapshot(data, folder_id, uidvalidity, modseq)
 
@@ -99,16 +104,24 @@ class IndexSnapshots:
         for column in (columns.uids, columns.modseqs, columns.flag_ids):
             crc = zlib.crc32(memoryview(column).cast("B"), crc)
         head = _HEAD.pack(*fields, crc)
+        tmp: str | None = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(f".tmp{os.getpid()}")
-            with open(tmp, "wb") as fh:
+            # A name of its own: two saves of one folder (two first SELECTs at
+            # once) must not write into the same file.
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=target.name + ".", suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
                 fh.write(_MAGIC + head + flag_text)
                 for column in (columns.uids, columns.modseqs, columns.flag_ids):
                     fh.write(column)  # an array or a memoryview of one
             os.replace(tmp, target)
         except OSError as exc:
             log.warning("cannot save an index snapshot for folder %d: %s", folder_id, exc)
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
 
     def remove(self, identity: str, folder_id: int) -> None:
         try:
@@ -118,7 +131,15 @@ class IndexSnapshots:
 
 
 class MappedSnapshot:
-    """An opened snapshot: its MODSEQ at once, its columns once checked."""
+    """A mapped snapshot: its MODSEQ at once, its columns once checked.
+
+    The columns are memoryviews of the mapping (mapping is ten times cheaper
+    than reading 2 MB into fresh memory here), so the mapping -- and the
+    descriptor Python's mmap keeps -- lives as long as an index uses them:
+    until every index sharing them has changed (MessageIndex copies them
+    into arrays on its first change; a cached index is replaced by a changed
+    copy when its folder changes) or is gone. That is one descriptor per
+    unchanged big folder in use, not one per session."""
 
     def __init__(self, data: mmap.mmap, folder_id: int, uidvalidity: int, modseq: int) -> None:
         self._data, self.folder_id, self.uidvalidity, self.modseq = data, folder_id, uidvalidity, modseq

@@ -232,3 +232,51 @@ def test_a_mapped_snapshot_is_read_in_place_and_copied_on_the_first_change(tmp_p
     assert twin[5].modseq == 99 and columns.modseqs[4] == 5
     reloaded, _ = snaps.load("sqlite:/x.db", 3, 1)
     assert reloaded.modseqs.tolist() == list(range(1, 41))
+
+
+async def test_a_snapshot_newer_than_the_store_is_not_used(tmp_path) -> None:
+    """A store restored from an older backup: the file's MODSEQ is above the
+    folder's, and catching up from it would miss every change up to there."""
+    store = SqliteStore(tmp_path / "store.db")
+    await store.open()
+    try:
+        account = await store.create_account("a@example.com", "x")
+        folder = await store.create_folder(account.id, "INBOX")
+        for i in range(6):
+            await store.append_message(folder.id, blob_id=f"{i:064x}", size=1, summary=b"s")
+        folder = await store.get_folder_by_id(folder.id)
+        cache = FolderIndexCache(min_messages=5)
+        cache.snapshots = IndexSnapshots(tmp_path / "idx")
+        index, _ = await cache.load(store, folder)
+        await asyncio.gather(*cache._saving)
+        columns, modseq = cache.snapshots.load(store_identity(store), folder.id, folder.uidvalidity)
+        cache.snapshots.save(store_identity(store), folder.id, folder.uidvalidity, modseq + 50, columns)
+        fresh = FolderIndexCache(min_messages=5)
+        fresh.snapshots = cache.snapshots
+        assert await fresh._from_snapshot(store, folder) is None
+        loaded, mark = await fresh.load(store, folder)  # from the store instead
+        assert mark == folder.highestmodseq and list(loaded.uids) == list(index.uids)
+    finally:
+        await store.close()
+
+
+def test_a_mapping_lives_only_while_an_unchanged_index_uses_it(tmp_path) -> None:
+    import gc
+    import os
+
+    def descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    snaps = IndexSnapshots(tmp_path / "idx")
+    snaps.save("sqlite:/x.db", 3, 1, 40, _columns([1, 2], [1, 2], [0, 0], [frozenset()]))
+    assert not list((tmp_path / "idx").glob("*.tmp"))  # no temporary file left behind
+    before = descriptors()
+    index = MessageIndex.from_columns(snaps.load("sqlite:/x.db", 3, 1)[0])
+    views = [index.copy() for _ in range(20)]  # sessions sharing one load: one mapping
+    assert descriptors() == before + 1
+    for view in views:
+        view[3] = MessageMeta(3, 9, frozenset())  # each copies on its change
+    index[3] = MessageMeta(3, 9, frozenset())
+    gc.collect()
+    assert descriptors() == before  # nobody reads the mapping any more: it is gone
+    assert snaps.open("sqlite:/x.db", 3, 999) is None and descriptors() == before  # refused: closed at once

@@ -96,18 +96,18 @@ class FolderIndexCache:
         identity = store_identity(store)
         if self.snapshots is None or identity is None:
             return None
-        snapshot = self.snapshots.open(identity, folder.id, folder.uidvalidity)  # maps, reads the head
+        snapshot = self.snapshots.open(identity, folder.id, folder.uidvalidity)  # reads the head
         if snapshot is None:
             return None
         since = snapshot.modseq
-        # The file is checked on a thread while the store reads what changed
-        # since its MODSEQ.
+        # The file is read and checked on a thread while the store reads what
+        # changed since its MODSEQ.
         columns, changes = await asyncio.gather(asyncio.to_thread(snapshot.columns),
                                                 _read_changes(store, folder.id, since))
-        if columns is None:
+        if columns is None or changes is None:  # damaged, or the folder is gone
             return None
         index = MessageIndex.from_columns(columns)
-        caught = None if changes is None else _apply(index, since, changes, check=True)
+        caught = _apply(index, since, changes, check=True)
         if caught is None:
             log.warning("index snapshot of folder %d disagrees with the store; reloading", folder.id)
             return None
@@ -177,8 +177,9 @@ def _apply(index: MessageIndex, since: int, found: FolderChanges, check: bool = 
                 index[meta.uid] = meta
     except ValueError:  # a UID below the newest that the index lacks: not ours to guess
         return None
-    if check and (found.messages != len(index) or (index.uids and index.uids[-1] >= found.uidnext)):
-        return None  # not this folder's history
+    if check and (since > found.highestmodseq or found.messages != len(index)
+                  or (index.uids and index.uids[-1] >= found.uidnext)):
+        return None  # not this folder's history (or the store is older than the file: a restored backup)
     return max([highest, *(m.modseq for m in changed)]), len(changed) + len(expunged)
 
 
