@@ -41,8 +41,8 @@ from .context import SessionContext
 from .msgset import ReadCommandError, batched
 from .numbers import resolve_uids
 from .selected import SelectedFolder
-from .fetch_rows import (LITERAL_ITEMS, STREAM_THRESHOLD, body_parts, build_rows, record_batches, summary_batches,
-                         whole_messages)
+from .fetch_rows import (LITERAL_ITEMS, STREAM_THRESHOLD, body_parts, build_rows, first_small, record_batches,
+                         summary_batches, whole_messages)
 from .updates import flags_of
 
 __all__ = ["FetchOutcome", "fetch_responses", "MarkSeen", "BATCH", "STREAM_THRESHOLD"]
@@ -440,7 +440,7 @@ async def fetch_responses(ctx: SessionContext, cmd: Fetch, *, outcome: FetchOutc
     if not plan.needs_blob:
         # Sizes, dates, envelopes, structures: rows a batch at a time.
         items = _row_items(plan)
-        chunks = list(batched(uids, batch))
+        chunks = first_small(uids, batch)
         async for chunk, rows in summary_batches(ctx, view.folder.id, chunks, "INTERNALDATE" in items):
             yield build_rows(ctx, view, items, chunk, rows)
         return
@@ -449,7 +449,7 @@ async def fetch_responses(ctx: SessionContext, cmd: Fetch, *, outcome: FetchOutc
         # Whole small messages without \Seen to set: rows, each message's
         # bytes read whole and written as its own piece.
         items = _row_items(plan)
-        chunks = list(batched(uids, batch))
+        chunks = first_small(uids, batch)
         async for chunk, rows in summary_batches(ctx, view.folder.id, chunks, "INTERNALDATE" in items):
             for part, small in body_parts(chunk, rows):
                 try:
@@ -463,7 +463,7 @@ async def fetch_responses(ctx: SessionContext, cmd: Fetch, *, outcome: FetchOutc
                 for response in _each(ctx, view, plan, part, records, set(), outcome):
                     yield response
         return
-    async for chunk, records in record_batches(ctx, view.folder.id, list(batched(uids, batch))):
+    async for chunk, records in record_batches(ctx, view.folder.id, first_small(uids, batch)):
         seen_now: set[int] = set()
         if may_set_seen:
             todo = [u for u in chunk if (not plan.needs_record or u in records)

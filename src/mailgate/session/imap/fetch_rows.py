@@ -22,6 +22,17 @@ from .updates import shown_flags, sorted_flags
 STREAM_THRESHOLD = 64 * 1024  # sections larger than this go out as a LiteralStream
 ROWS_BYTES = 1024 * 1024  # message data per FetchRows of whole messages
 LITERAL_ITEMS = ("BODY[]", "RFC822")  # the row items that carry the whole message
+FIRST_BATCH = 25  # messages in a FETCH's first store read
+
+
+def first_small(uids: Sequence[int], batch: int) -> list[Sequence[int]]:
+    """The UIDs in store reads of ``batch``, the first one small: the answer
+    starts after a read of a few rows instead of 500 (2-3 ms with their
+    summaries), and each later read runs while the one before is written --
+    a client that fetches 500 bodies per command waited that long on each."""
+    first = min(FIRST_BATCH, batch)
+    head = [uids[:first]] if uids else []
+    return head + [uids[i:i + batch] for i in range(first, len(uids), batch)]
 
 
 def body_parts(chunk: Sequence[int], rows: dict[int, tuple[Any, ...]]) -> Iterator[tuple[Sequence[int], bool]]:
