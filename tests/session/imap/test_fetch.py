@@ -426,8 +426,11 @@ async def test_whole_messages_as_rows_write_what_one_response_each_writes(mb, mo
     """BODY.PEEK[] / RFC822 of small messages go out as FetchRows (each
     message its own piece); the bytes are those of the per-message path,
     also around a big message (streamed), a NUL and a missing blob."""
-    big = b"Subject: big\r\n\r\n" + b"y" * (fetch_mod.STREAM_THRESHOLD + 10) + b"\r\n"
-    for data in (SIMPLE, NUL, big, NESTED, SIMPLE):
+    from mailgate.session.imap import fetch_rows
+
+    big = b"Subject: big\r\n\r\n" + b"y" * (fetch_mod.STREAM_THRESHOLD + 10) + b"\r\n"  # read whole
+    huge = b"Subject: huge\r\n\r\n" + b"z" * (fetch_rows.WHOLE_MAX + 10) + b"\r\n"  # streamed
+    for data in (SIMPLE, NUL, big, NESTED, huge, SIMPLE):
         await mb.add(data)
     await mb.select(readonly=True)
     lines = ("FETCH 1:* (UID BODY.PEEK[] MODSEQ)", "UID FETCH 1:* (RFC822 FLAGS RFC822.SIZE)",
@@ -439,10 +442,10 @@ async def test_whole_messages_as_rows_write_what_one_response_each_writes(mb, mo
     for line in lines:
         data, tagged, _ = await run(mb, line, batch=2)
         assert fast[line][0] == data and fast[line][1] == tagged, line
-    assert len(parse_fetch(fast[lines[0]][0])) == 5
+    assert len(parse_fetch(fast[lines[0]][0])) == 6
     # A missing blob: that message's item is left out and the command ends NO, as before.
     monkeypatch.undo()
     message = (await mb.store.get_messages(mb.ctx.selected.folder.id, [4]))[0]
     mb.blobs.path(message.blob_id).unlink()
     data, tagged, _ = await run(mb, lines[0], batch=2)
-    assert tagged.status == "NO" and len(parse_fetch(data)) == 5
+    assert tagged.status == "NO" and len(parse_fetch(data)) == 6

@@ -21,6 +21,10 @@ from .updates import shown_flags, sorted_flags
 
 STREAM_THRESHOLD = 64 * 1024  # sections larger than this go out as a LiteralStream
 ROWS_BYTES = 1024 * 1024  # message data per FetchRows of whole messages
+# Messages up to this size are read whole when rows answer a FETCH (one read
+# instead of a buffered file streamed through the output buffer); bigger ones
+# stream.
+WHOLE_MAX = 1024 * 1024
 LITERAL_ITEMS = ("BODY[]", "RFC822")  # the row items that carry the whole message
 FIRST_BATCH = 25  # messages in a FETCH's first store read
 
@@ -36,14 +40,15 @@ def first_small(uids: Sequence[int], batch: int) -> list[Sequence[int]]:
 
 
 def body_parts(chunk: Sequence[int], rows: dict[int, tuple[Any, ...]]) -> Iterator[tuple[Sequence[int], bool]]:
-    """The chunk in runs of at most ROWS_BYTES of message data, each marked
-    True when rows can answer it (every message small enough to be read
-    whole) or False (the run of one big message, streamed by _build)."""
+    """The chunk in runs of at most ROWS_BYTES of message data (or one
+    message of up to WHOLE_MAX), each marked True when rows can answer it
+    (every message read whole with one system call) or False (the run of
+    one bigger message, streamed by _build)."""
     start, size = 0, 0
     for i, uid in enumerate(chunk):
         row = rows.get(uid)
         length = 0 if row is None else row[1]
-        if length > STREAM_THRESHOLD:
+        if length > WHOLE_MAX:
             if i > start:
                 yield chunk[start:i], True
             yield chunk[i:i + 1], False
