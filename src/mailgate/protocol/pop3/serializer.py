@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import AsyncGenerator, AsyncIterator
 
 from .responses import Body, Challenge, Err, Lines, Ok, Stream
 
 TERMINATOR = b".\r\n"
+_LINE_DOT = re.compile(rb"\n\.")  # a line (other than the first) that starts with "."
 
 
 def _text(text: str) -> bytes:
@@ -44,14 +46,20 @@ def encode(response: Ok | Err | Challenge | Lines | Body) -> bytes:
     return bytes(out)
 
 
+def _stuffed(data: bytes) -> bytes:
+    """Every "." that starts a line (after the first) doubled. Most messages
+    have none: the regex looks for one about twice as fast as bytes.replace
+    or `in` (which scan a 2-byte pattern whose first byte is on every line)."""
+    return data.replace(b"\n.", b"\n..") if _LINE_DOT.search(data) else data
+
+
 def _body(response: Body) -> bytes:
-    """Status line, stuffed message, terminator: one join. bytes.replace scans
-    at C speed and returns the data itself when no line starts with "."."""
+    """Status line, stuffed message, terminator: one join."""
     data = response.data
     parts = [_status(b"+OK", response.status.text, response.status.code)]
     if data[:1] == b".":
         parts.append(b".")
-    parts.append(data.replace(b"\n.", b"\n.."))
+    parts.append(_stuffed(data))
     if data and not data.endswith(b"\r\n"):
         parts.append(b"\r\n")
     parts.append(TERMINATOR)
@@ -76,7 +84,7 @@ class DotStuffer:
     def feed(self, chunk: bytes) -> bytes:
         if not chunk:
             return b""
-        out = chunk.replace(b"\n.", b"\n..")
+        out = _stuffed(chunk)
         if self._at_line_start and chunk[:1] == b".":
             out = b"." + out
         self._at_line_start = chunk[-1:] == b"\n"
