@@ -542,9 +542,10 @@ class _CountingStore:
         self.index_calls += 1
         return await self._store.message_index(folder_id)
 
-    async def get_messages(self, folder_id: int, uids):
+    async def get_summaries(self, folder_id: int, uids, *args, with_summary: bool = True):
+        assert not with_summary  # a maildrop needs sizes and blob ids, never the summaries
         self.batches.append(len(uids))
-        return await self._store.get_messages(folder_id, uids)
+        return await self._store.get_summaries(folder_id, uids, *args, with_summary=with_summary)
 
 
 async def test_dense_maildrop_loads_by_uid_ranges_in_batches(env, monkeypatch) -> None:

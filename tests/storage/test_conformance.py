@@ -195,6 +195,8 @@ async def test_append_assigns_increasing_uid_and_modseq(store: Store) -> None:
     assert await store.get_summaries(f.id, [3, 1, 99, 1]) == [(1, 10, b"s0", f"{0:064x}"), (3, 10, b"s2", f"{2:064x}")]
     dated = await store.get_summaries(f.id, [2], with_internaldate=True)
     assert dated == [(2, 10, b"s1", f"{1:064x}", when)] and dated[0][4].utcoffset() == timedelta(hours=2)
+    assert await store.get_summaries(f.id, [3, 2], with_summary=False) == [(2, 10, None, f"{1:064x}"),
+                                                                           (3, 10, None, f"{2:064x}")]
     folder = await store.get_folder_by_id(f.id)
     assert (folder.uidnext, folder.highestmodseq) == (4, 4)
     now = (await _append(store, f.id))[0].internaldate

@@ -86,10 +86,11 @@ async def load_maildrop(store: Store, account_id: int, descending: bool) -> Mail
     drop = Maildrop(folder.id, folder.uidvalidity)
     uids, sizes, blob_ids = drop.uids, drop.sizes, drop.blob_ids
     for batch in await _uid_batches(store, folder.id):
-        for message in await store.get_messages(folder.id, batch):  # ascending UIDs
-            uids.append(message.uid)
-            sizes.append(message.size)
-            blob_ids.append(message.blob_id)
+        # Sizes and blob ids only: no summaries, no Message per row.
+        for uid, size, _, blob_id in await store.get_summaries(folder.id, batch, with_summary=False):
+            uids.append(uid)
+            sizes.append(size)
+            blob_ids.append(blob_id)
     if descending:
         uids.reverse()
         sizes.reverse()

@@ -206,13 +206,15 @@ class Store(Protocol):
     async def get_messages(self, folder_id: int, uids: Sequence[int]) -> list[Message]:
         """Full records for the given UIDs that exist, ascending UID."""
 
-    async def get_summaries(self, folder_id: int, uids: Sequence[int],
-                            with_internaldate: bool = False) -> list[tuple[Any, ...]]:
+    async def get_summaries(self, folder_id: int, uids: Sequence[int], with_internaldate: bool = False,
+                            with_summary: bool = True) -> list[tuple[Any, ...]]:
         """(uid, size, summary, blob_id) of the given UIDs that exist,
         ascending UID, plus the INTERNALDATE (a datetime) when asked: what a
         FETCH of sizes, envelopes, structures or whole messages reads (a
         header-first sync of 10,000 messages), as plain tuples -- building a
-        Message per row cost as much as the query. Raises NotFound."""
+        Message per row cost as much as the query. Without the summary (None
+        in its place; a POP3 maildrop needs only sizes and blob ids) the
+        summaries are not read at all. Raises NotFound."""
 
     async def store_flags(
         self,

@@ -305,9 +305,10 @@ class MemoryStore(MemoryQueue, MemoryTopology):
     async def get_messages(self, folder_id: int, uids: Sequence[int]) -> list[Message]:
         return [self._public(folder_id, m) for m in self._pick(self._folder(folder_id), uids)]
 
-    async def get_summaries(self, folder_id: int, uids: Sequence[int],
-                            with_internaldate: bool = False) -> list[tuple[Any, ...]]:
-        return [(m.uid, m.size, m.summary, m.blob_id, *((m.internaldate,) if with_internaldate else ()))
+    async def get_summaries(self, folder_id: int, uids: Sequence[int], with_internaldate: bool = False,
+                            with_summary: bool = True) -> list[tuple[Any, ...]]:
+        return [(m.uid, m.size, m.summary if with_summary else None, m.blob_id,
+                 *((m.internaldate,) if with_internaldate else ()))
                 for m in self._pick(self._folder(folder_id), uids)]
 
     async def store_flags(

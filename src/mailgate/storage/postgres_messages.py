@@ -222,11 +222,13 @@ async def get_messages(conn: Any, folder_id: int, uids: Sequence[int]) -> list[M
             for uid, modseq, fl, when, off, size, blob, data in rows]
 
 
-async def get_summaries(conn: Any, folder_id: int, uids: Sequence[int],
-                        with_internaldate: bool) -> list[tuple[Any, ...]]:
-    cols = "m.uid, m.size, s.data, m.blob_id" + (", m.internaldate, m.tz_offset" if with_internaldate else "")
-    rows = await _select(conn, cols, folder_id, uids,
-                         "messages m JOIN summaries s ON s.folder_id = m.folder_id AND s.uid = m.uid")
+async def get_summaries(conn: Any, folder_id: int, uids: Sequence[int], with_internaldate: bool,
+                        with_summary: bool = True) -> list[tuple[Any, ...]]:
+    cols = f"m.uid, m.size, {'s.data' if with_summary else 'NULL::bytea'}, m.blob_id" + (
+        ", m.internaldate, m.tz_offset" if with_internaldate else "")
+    tables = ("messages m JOIN summaries s ON s.folder_id = m.folder_id AND s.uid = m.uid" if with_summary
+              else "messages m")
+    rows = await _select(conn, cols, folder_id, uids, tables)
     if not rows:
         await _require_folder(conn, folder_id)
     if with_internaldate:

@@ -194,9 +194,9 @@ class SqliteStore(SqliteTopology):
     async def get_messages(self, folder_id: int, uids: Sequence[int]) -> list[Message]:
         return await self._db.run(M.get_messages, folder_id, list(uids))
 
-    async def get_summaries(self, folder_id: int, uids: Sequence[int],
-                            with_internaldate: bool = False) -> list[tuple[Any, ...]]:
-        return await self._db.run(M.get_summaries, folder_id, list(uids), with_internaldate)
+    async def get_summaries(self, folder_id: int, uids: Sequence[int], with_internaldate: bool = False,
+                            with_summary: bool = True) -> list[tuple[Any, ...]]:
+        return await self._db.run(M.get_summaries, folder_id, list(uids), with_internaldate, with_summary)
 
     async def store_flags(self, folder_id: int, uids: Sequence[int], flags: Iterable[str],
                           mode: FlagMode, unchanged_since: int | None = None) -> StoreResult:

@@ -203,12 +203,15 @@ def get_messages(db: Db, folder_id: int, uids: Sequence[int]) -> list[Message]:
             for uid, modseq, fl, when, size, blob, data in rows]
 
 
-def get_summaries(db: Db, folder_id: int, uids: Sequence[int], with_internaldate: bool) -> list[tuple[Any, ...]]:
-    cols = "m.uid, m.size, s.data, m.blob_id" + (", m.internaldate" if with_internaldate else "")
+def get_summaries(db: Db, folder_id: int, uids: Sequence[int], with_internaldate: bool,
+                  with_summary: bool = True) -> list[tuple[Any, ...]]:
+    cols = f"m.uid, m.size, {'s.data' if with_summary else 'NULL'}, m.blob_id" + (
+        ", m.internaldate" if with_internaldate else "")
+    tables = ("messages m JOIN summaries s ON s.folder_id = m.folder_id AND s.uid = m.uid" if with_summary
+              else "messages m")
     with db.read() as c:
         _require_folder(c, folder_id)
-        rows = _select(c, cols, folder_id, uids,
-                       "messages m JOIN summaries s ON s.folder_id = m.folder_id AND s.uid = m.uid")
+        rows = _select(c, cols, folder_id, uids, tables)
     if with_internaldate:
         iso = datetime.fromisoformat
         return [(uid, size, data, blob, iso(when)) for uid, size, data, blob, when in rows]
