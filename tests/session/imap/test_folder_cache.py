@@ -22,6 +22,15 @@ async def store(request: pytest.FixtureRequest, tmp_path):
     await s.close()
 
 
+@pytest.fixture
+async def sqlite_store(tmp_path):
+    """A store that outlives a process: what snapshot files are for."""
+    s = SqliteStore(tmp_path / "store.db")
+    await s.open()
+    yield s
+    await s.close()
+
+
 async def _folder(store, name: str = "INBOX"):
     account = await store.create_account("ann@example.org", "{PLAIN}x")
     return account, await store.create_folder(account.id, name)
@@ -162,56 +171,48 @@ def test_snapshot_round_trip_and_refusals(tmp_path) -> None:
     assert empty.uids.tolist() == [] and empty.flagsets == []
 
 
-async def test_first_select_after_a_restart_reads_the_snapshot(tmp_path) -> None:
-    store = SqliteStore(tmp_path / "store.db")
-    await store.open()
-    try:
-        _, folder = await _folder(store)
-        await _append(store, folder.id, 8)
-        before_restart = FolderIndexCache(min_messages=5)
-        before_restart.snapshots = IndexSnapshots(tmp_path / "idx")
-        await before_restart.load(store, folder)
-        await asyncio.gather(*before_restart._saving)
-        assert before_restart.snapshots.path(store_identity(store), folder.id).exists()
-        # changes while "down", then a new process's cache
-        await store.expunge(folder.id, [3])
-        await store.store_flags(folder.id, [4], ["\\Seen"], FlagMode.ADD)
-        await _append(store, folder.id, 2)
-        after_restart = FolderIndexCache(min_messages=5)
-        after_restart.snapshots = before_restart.snapshots
-        reads = []
-        real = store.message_columns
+async def test_first_select_after_a_restart_reads_the_snapshot(sqlite_store, tmp_path) -> None:
+    store = sqlite_store
+    _, folder = await _folder(store)
+    await _append(store, folder.id, 8)
+    before_restart = FolderIndexCache(min_messages=5)
+    before_restart.snapshots = IndexSnapshots(tmp_path / "idx")
+    await before_restart.load(store, folder)
+    await asyncio.gather(*before_restart._saving)
+    assert before_restart.snapshots.path(store_identity(store), folder.id).exists()
+    # changes while "down", then a new process's cache
+    await store.expunge(folder.id, [3])
+    await store.store_flags(folder.id, [4], ["\\Seen"], FlagMode.ADD)
+    await _append(store, folder.id, 2)
+    after_restart = FolderIndexCache(min_messages=5)
+    after_restart.snapshots = before_restart.snapshots
+    reads = []
+    real = store.message_columns
 
-        async def counting(folder_id):
-            reads.append(folder_id)
-            return await real(folder_id)
+    async def counting(folder_id):
+        reads.append(folder_id)
+        return await real(folder_id)
 
-        store.message_columns = counting  # type: ignore[method-assign]
-        index, mark = await after_restart.load(store, await store.get_folder_by_id(folder.id))
-        assert reads == []  # from the file and the change log, not every row
-        assert _rows(index) == await _fresh(store, folder.id)
-        assert mark == (await store.get_folder_by_id(folder.id)).highestmodseq
-    finally:
-        await store.close()
+    store.message_columns = counting  # type: ignore[method-assign]
+    index, mark = await after_restart.load(store, await store.get_folder_by_id(folder.id))
+    assert reads == []  # from the file and the change log, not every row
+    assert _rows(index) == await _fresh(store, folder.id)
+    assert mark == (await store.get_folder_by_id(folder.id)).highestmodseq
 
 
-async def test_a_snapshot_that_disagrees_with_the_store_is_not_used(tmp_path) -> None:
-    store = SqliteStore(tmp_path / "store.db")
-    await store.open()
-    try:
-        _, folder = await _folder(store)
-        await _append(store, folder.id, 6)
-        folder = await store.get_folder_by_id(folder.id)
-        snaps = IndexSnapshots(tmp_path / "idx")
-        # claims to be complete at the current MODSEQ but lacks two messages
-        snaps.save(store_identity(store), folder.id, folder.uidvalidity, folder.highestmodseq,
-                   _columns([1, 2, 3, 4], [2, 3, 4, 5], [0, 0, 0, 0], [frozenset()]))
-        cache = FolderIndexCache(min_messages=5)
-        cache.snapshots = snaps
-        index, _ = await cache.load(store, folder)
-        assert _rows(index) == await _fresh(store, folder.id)
-    finally:
-        await store.close()
+async def test_a_snapshot_that_disagrees_with_the_store_is_not_used(sqlite_store, tmp_path) -> None:
+    store = sqlite_store
+    _, folder = await _folder(store)
+    await _append(store, folder.id, 6)
+    folder = await store.get_folder_by_id(folder.id)
+    snaps = IndexSnapshots(tmp_path / "idx")
+    # claims to be complete at the current MODSEQ but lacks two messages
+    snaps.save(store_identity(store), folder.id, folder.uidvalidity, folder.highestmodseq,
+               _columns([1, 2, 3, 4], [2, 3, 4, 5], [0, 0, 0, 0], [frozenset()]))
+    cache = FolderIndexCache(min_messages=5)
+    cache.snapshots = snaps
+    index, _ = await cache.load(store, folder)
+    assert _rows(index) == await _fresh(store, folder.id)
 
 
 def test_a_mapped_snapshot_is_read_in_place_and_copied_on_the_first_change(tmp_path) -> None:
@@ -234,30 +235,24 @@ def test_a_mapped_snapshot_is_read_in_place_and_copied_on_the_first_change(tmp_p
     assert reloaded.modseqs.tolist() == list(range(1, 41))
 
 
-async def test_a_snapshot_newer_than_the_store_is_not_used(tmp_path) -> None:
+async def test_a_snapshot_newer_than_the_store_is_not_used(sqlite_store, tmp_path) -> None:
     """A store restored from an older backup: the file's MODSEQ is above the
     folder's, and catching up from it would miss every change up to there."""
-    store = SqliteStore(tmp_path / "store.db")
-    await store.open()
-    try:
-        account = await store.create_account("a@example.com", "x")
-        folder = await store.create_folder(account.id, "INBOX")
-        for i in range(6):
-            await store.append_message(folder.id, blob_id=f"{i:064x}", size=1, summary=b"s")
-        folder = await store.get_folder_by_id(folder.id)
-        cache = FolderIndexCache(min_messages=5)
-        cache.snapshots = IndexSnapshots(tmp_path / "idx")
-        index, _ = await cache.load(store, folder)
-        await asyncio.gather(*cache._saving)
-        columns, modseq = cache.snapshots.load(store_identity(store), folder.id, folder.uidvalidity)
-        cache.snapshots.save(store_identity(store), folder.id, folder.uidvalidity, modseq + 50, columns)
-        fresh = FolderIndexCache(min_messages=5)
-        fresh.snapshots = cache.snapshots
-        assert await fresh._from_snapshot(store, folder) is None
-        loaded, mark = await fresh.load(store, folder)  # from the store instead
-        assert mark == folder.highestmodseq and list(loaded.uids) == list(index.uids)
-    finally:
-        await store.close()
+    store = sqlite_store
+    _, folder = await _folder(store)
+    await _append(store, folder.id, 6)
+    folder = await store.get_folder_by_id(folder.id)
+    cache = FolderIndexCache(min_messages=5)
+    cache.snapshots = IndexSnapshots(tmp_path / "idx")
+    index, _ = await cache.load(store, folder)
+    await asyncio.gather(*cache._saving)
+    columns, modseq = cache.snapshots.load(store_identity(store), folder.id, folder.uidvalidity)
+    cache.snapshots.save(store_identity(store), folder.id, folder.uidvalidity, modseq + 50, columns)
+    fresh = FolderIndexCache(min_messages=5)
+    fresh.snapshots = cache.snapshots
+    assert await fresh._from_snapshot(store, folder) is None
+    loaded, mark = await fresh.load(store, folder)  # from the store instead
+    assert mark == folder.highestmodseq and list(loaded.uids) == list(index.uids)
 
 
 def test_a_mapping_lives_only_while_an_unchanged_index_uses_it(tmp_path) -> None:
