@@ -449,3 +449,23 @@ async def test_whole_messages_as_rows_write_what_one_response_each_writes(mb, mo
     mb.blobs.path(message.blob_id).unlink()
     data, tagged, _ = await run(mb, lines[0], batch=2)
     assert tagged.status == "NO" and len(parse_fetch(data)) == 6
+
+
+async def test_big_messages_among_rows_are_read_with_one_store_call_per_batch(mb, monkeypatch):
+    from mailgate.session.imap import fetch_rows
+
+    monkeypatch.setattr(fetch_rows, "WHOLE_MAX", 200)  # every message but SIMPLE's (163 bytes) is "big" here
+    for data in (NESTED, SIMPLE, NESTED, BAD_CTE):
+        await mb.add(data)
+    await mb.select(readonly=True)
+    calls = []
+    original = mb.store.get_messages
+
+    async def spy(folder_id, uids):
+        calls.append(list(uids))
+        return await original(folder_id, uids)
+
+    monkeypatch.setattr(mb.store, "get_messages", spy)
+    data, tagged, _ = await run(mb, "FETCH 1:* (BODY.PEEK[])")
+    assert tagged.status == "OK" and len(parse_fetch(data)) == 4
+    assert calls == [[1, 3, 4]]  # the three streamed messages' records, one read

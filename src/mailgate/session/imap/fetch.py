@@ -451,7 +451,12 @@ async def fetch_responses(ctx: SessionContext, cmd: Fetch, *, outcome: FetchOutc
         items = _row_items(plan)
         chunks = first_small(uids, batch)
         async for chunk, rows in summary_batches(ctx, view.folder.id, chunks, "INTERNALDATE" in items):
-            for part, small in body_parts(chunk, rows):
+            parts = list(body_parts(chunk, rows))
+            # Records for _build: those of the big messages in one read for
+            # the chunk (not a query per message), others only if needed.
+            big = [uid for part, small in parts if not small for uid in part]
+            records = {m.uid: m for m in await ctx.store.get_messages(view.folder.id, big)} if big else {}
+            for part, small in parts:
                 try:
                     bodies = whole_messages(ctx, part, rows) if small else None
                 except StorageError:
@@ -459,7 +464,8 @@ async def fetch_responses(ctx: SessionContext, cmd: Fetch, *, outcome: FetchOutc
                 if bodies is not None:
                     yield build_rows(ctx, view, items, part, rows, bodies)
                     continue
-                records = {m.uid: m for m in await ctx.store.get_messages(view.folder.id, part)}
+                if small:  # a blob could not be read: the per-message path says so
+                    records.update((m.uid, m) for m in await ctx.store.get_messages(view.folder.id, part))
                 for response in _each(ctx, view, plan, part, records, set(), outcome):
                     yield response
         return
