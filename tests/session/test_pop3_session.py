@@ -628,3 +628,41 @@ async def test_read_ahead_of_a_missing_blob_leaves_the_error_to_retr(filled, loc
     runtime.blobs.path(message.blob_id).unlink()
     client.session.read_ahead()  # the read fails quietly
     assert (await client.send("RETR 2")).startswith(b"-ERR [SYS/TEMP]")
+
+
+async def test_read_ahead_after_retr_prepares_the_exact_reply(filled, locks) -> None:
+    """After a RETR the next message's whole reply is made ahead (status line,
+    dot-stuffing, terminator): what goes out is byte for byte what a session
+    without read-ahead sends, and a DELE in between still wins."""
+    from mailgate.protocol.pop3 import Body, Prepared
+
+    runtime, *_ = filled
+    ahead, fresh = Client(runtime, locks), Client(runtime, MaildropLocks())
+    await ahead.login()
+    await ahead.send("RETR 1")
+    ahead.session.read_ahead()
+    served = await ahead.send("RETR 2")  # the message with lines starting with "."
+    assert isinstance(ahead.last.responses[0], Prepared)
+    await ahead.send("QUIT")  # no DELE: nothing changes
+    await fresh.login()
+    assert served == await fresh.send("RETR 2")
+    assert isinstance(fresh.last.responses[0], Body)
+    assert served.startswith(b"+OK %d octets\r\n" % len(MESSAGES[1])) and b"\r\n..leading dot\r\n" in served
+
+    await fresh.send("RETR 1")
+    fresh.session.read_ahead()  # message 2 ahead, then deleted before it is asked for
+    assert (await fresh.send("DELE 2")).startswith(b"+OK")
+    assert await fresh.send("RETR 2") == b"-ERR Message 2 is deleted.\r\n"
+
+
+async def test_read_ahead_after_top_keeps_the_bytes_not_a_retr_reply(filled, locks) -> None:
+    from mailgate.protocol.pop3 import Body
+
+    runtime, *_ = filled
+    client = Client(runtime, locks)
+    await client.login()
+    await client.send("TOP 1 0")
+    client.session.read_ahead()
+    reply = await client.send("RETR 2")
+    assert isinstance(client.last.responses[0], Body)  # encoded now, from the bytes read ahead
+    assert unstuff(reply.partition(b"\r\n")[2]) == MESSAGES[1]

@@ -32,6 +32,7 @@ from ..protocol.pop3 import (
     Ok,
     Outcome,
     Pass,
+    Prepared,
     Quit,
     Retr,
     Rset,
@@ -47,6 +48,7 @@ from ..protocol.pop3 import (
     User,
     allowed,
     capabilities,
+    prepare,
 )
 from ..protocol.sasl import MECHANISMS, Credentials, SaslChallenge, SaslExchange, Step, decode_base64
 from ..runtime import Runtime
@@ -64,6 +66,13 @@ TLS_FIRST = "Plaintext authentication is not allowed on an unencrypted connectio
 SASL_TLS_FIRST = "Authentication is not allowed on an unencrypted connection; use STLS first."
 NO_SUCH_MESSAGE = "No such message."
 UNREADABLE = "The message cannot be read now."
+
+
+_TOP_STATUS = Ok("Top of message follows.")
+
+
+def _retr_status(size: int) -> Ok:
+    return Ok(f"{size} octets")
 
 
 def _number_error(drop: Maildrop, number: int) -> Err:
@@ -101,10 +110,11 @@ class Pop3Session:
         self._origin: tuple[str, int | None] | None = None  # XCLIENT, on backends
         # The mailbox's database (store, blobs), bound at login (directory/stores.py).
         self._mailbox: tuple[Any, BlobStore] | None = None
-        # Read-ahead (see read_ahead): the message just answered, and the next
-        # one's (number, blob id, bytes) once read.
-        self._answered: int | None = None
-        self._ahead: tuple[int, str, bytes] | None = None
+        # Read-ahead (see read_ahead): the message just answered (number, and
+        # whether by RETR), and the next one's (number, blob id, bytes, its
+        # RETR reply made ahead or None) once read.
+        self._answered: tuple[int, bool] | None = None
+        self._ahead: tuple[int, str, bytes, Prepared | None] | None = None
 
     # --- what the driver asks --------------------------------------------------
     @property
@@ -140,17 +150,23 @@ class Pop3Session:
         and waits for the client. After RETR or TOP of message n, message
         n + 1 is read now: a download is one command after another, each
         waiting for the last reply, so the read happens while the client is
-        busy with message n instead of after its next command arrives."""
-        number, self._answered = self._answered, None
-        if number is None or self._drop is None:
+        busy with message n instead of after its next command arrives.
+        After a RETR the reply itself is made now too (stuffed, with its
+        status line): the next RETR's answer is then only a write."""
+        answered, self._answered = self._answered, None
+        if answered is None or self._drop is None:
             return
-        entry = self._drop.get(number + 1)
+        number = answered[0] + 1
+        entry = self._drop.get(number)
         if entry is None or entry.size > INLINE_READ_MAX:
             return
         try:
-            self._ahead = (number + 1, entry.blob_id, read_whole(self.blobs, entry))
+            data = read_whole(self.blobs, entry)
         except StorageError:
             self._ahead = None  # the command itself will say so
+            return
+        reply = prepare(Body(_retr_status(entry.size), data)) if answered[1] else None
+        self._ahead = (number, entry.blob_id, data, reply)
 
     def tls_started(self) -> None:
         """The STLS handshake succeeded: what was said in clear is forgotten."""
@@ -354,26 +370,32 @@ class Pop3Session:
         entry = drop.get(number)
         if entry is None:
             return Outcome.of(_number_error(drop, number))
-        status = Ok(f"{entry.size} octets" if top_lines is None else "Top of message follows.")
-        top = None if top_lines is None else TopFilter(top_lines)
         if entry.size <= INLINE_READ_MAX:
             ahead, self._ahead = self._ahead, None
-            if ahead is not None and ahead[:2] == (number, entry.blob_id):
-                data = ahead[2]  # blobs never change: what was read ahead is current
+            self._answered = (number, top_lines is None)
+            if ahead is not None and ahead[0] == number and ahead[1] == entry.blob_id:
+                # Blobs never change: what was read ahead is current.
+                if top_lines is None and ahead[3] is not None:
+                    return Outcome.of(ahead[3])
+                data = ahead[2]
             else:
                 # Read before answering: a missing blob gets -ERR, not a cut reply.
                 try:
                     data = read_whole(self.blobs, entry)
                 except StorageError:
+                    self._answered = None
                     return Outcome.of(Err(UNREADABLE, Code.SYS_TEMP))
-            self._answered = number
-            return Outcome.of(Body(status, data if top is None else top.feed(data)))
+            if top_lines is None:
+                return Outcome.of(Body(_retr_status(entry.size), data))
+            return Outcome.of(Body(_TOP_STATUS, TopFilter(top_lines).feed(data)))
         try:
             readable = self.blobs.exists(entry.blob_id)
         except StorageError:
             readable = False
         if not readable:
             return Outcome.of(Err(UNREADABLE, Code.SYS_TEMP))
+        status = _retr_status(entry.size) if top_lines is None else _TOP_STATUS
+        top = None if top_lines is None else TopFilter(top_lines)
         return Outcome.of(Stream(status, stream_chunks(self.blobs, entry, top)))
 
     async def _dele(self, command: Dele) -> Outcome:

@@ -23,7 +23,13 @@ class Entry(NamedTuple):
     uid: int
     size: int
     blob_id: str
-    unique_id: str  # UIDL: stable across sessions, restarts and IMAP activity
+    uidvalidity: int
+
+    @property
+    def unique_id(self) -> str:
+        """UIDL: stable across sessions, restarts and IMAP activity (made
+        only when asked: RETR, the hot path, never needs it)."""
+        return unique_id(self.uidvalidity, self.uid)
 
 
 def unique_id(uidvalidity: int, uid: int) -> str:
@@ -48,7 +54,7 @@ class Maildrop:
 
     def _entry(self, number: int) -> Entry:
         uid = self.uids[number - 1]
-        return Entry(uid, self.sizes[number - 1], self.blob_ids[number - 1], unique_id(self.uidvalidity, uid))
+        return Entry(uid, self.sizes[number - 1], self.blob_ids[number - 1], self.uidvalidity)
 
     def get(self, number: int) -> Entry | None:
         """A message that exists and is not marked deleted."""

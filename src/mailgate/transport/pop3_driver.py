@@ -45,6 +45,8 @@ async def run_pop3(conn: Connection, runtime: Runtime, *, mode: str = "client") 
     kicked = asyncio.ensure_future(client.kicked.wait())  # `mailbox set --disconnect`
     reads = _Reads(stop, kicked)
     out = _Output()
+    # (command, seconds) for the metrics, observed once the replies are sent.
+    timed: list[tuple[object, float]] = []
     try:
         if client.refused is not None:
             await _write_outcome(conn, out, Outcome.of(Err(_LIMIT_TEXT[client.refused], Code.SYS_TEMP),
@@ -65,7 +67,7 @@ async def run_pop3(conn: Connection, runtime: Runtime, *, mode: str = "client") 
                     break
                 started = time.perf_counter()
                 outcome = await session.handle(event)
-                _timer(event).observe(time.perf_counter() - started)
+                timed.append((event, time.perf_counter() - started))
                 await _write_outcome(conn, out, outcome)
                 if outcome.after is After.HAND_OVER:
                     from ..proxy.frontend import hand_over_pop3
@@ -90,7 +92,9 @@ async def run_pop3(conn: Connection, runtime: Runtime, *, mode: str = "client") 
                     await _flush(conn, out)
                     return
             await _flush(conn, out)
-            session.read_ahead()  # while the client reads what was just sent
+            # While the client reads what was just sent:
+            _observe(timed)
+            session.read_ahead()
             data = await reads.read(conn, session.idle_timeout)
             if runtime.shutting_down.is_set():
                 data = _SHUTDOWN  # even if a command came in at the same moment
@@ -111,6 +115,7 @@ async def run_pop3(conn: Connection, runtime: Runtime, *, mode: str = "client") 
     except StorageError as exc:  # mid-stream: the reply cannot be finished
         log.warning("POP3 session from %s ended: %s", conn.remote, exc)
     finally:
+        _observe(timed)
         reads.close()
         stop.cancel()
         kicked.cancel()
@@ -229,6 +234,12 @@ def _timer(event: object) -> Any:
     if child is None:
         child = _TIMERS[kind] = COMMAND_SECONDS.labels("pop3", kind.__name__.upper())
     return child
+
+
+def _observe(timed: list[tuple[object, float]]) -> None:
+    for event, seconds in timed:
+        _timer(event).observe(seconds)
+    timed.clear()
 
 
 async def _write_outcome(conn: Connection, out: _Output, outcome: Outcome) -> None:

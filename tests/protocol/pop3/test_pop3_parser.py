@@ -129,6 +129,9 @@ def test_fed_in_pieces_gives_the_same_events(step: int) -> None:
         (b"", "Unknown command."),
         (b"\xff\xfe", "Command is not valid UTF-8."),
         (b"RETR\t1", "Unknown command."),
+        (b"USER a\x00b", "Invalid characters in the command."),
+        (b"RETR 1\r", "Invalid characters in the command."),
+        (b"DELE \r1", "Invalid characters in the command."),
     ],
 )
 def test_bad_commands_are_invalid_with_their_text(line: bytes, text: str) -> None:

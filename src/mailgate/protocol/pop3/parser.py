@@ -9,9 +9,9 @@ split gives the same events.
 
 from __future__ import annotations
 
-import ipaddress
-
 import binascii
+import ipaddress
+import re
 from collections.abc import Callable
 from typing import Final
 
@@ -41,6 +41,7 @@ from .commands import (
 LINE_TOO_LONG: Final = "Command line too long."
 _MAX_DIGITS: Final = 10  # message numbers and line counts fit in 10 digits
 _MAX_ARG: Final = 255  # RFC 2449 says 40 octets; be generous with addresses
+_CONTROL: Final = re.compile("[\x00\r\n]")  # never inside a command's arguments
 
 
 class _NeedData:
@@ -183,9 +184,12 @@ def parse_command(line: bytes) -> Command | Invalid:
     parser = _PARSERS.get(keyword)
     if parser is None:
         return Invalid("Unknown command.", keyword)
-    if any(ch in rest for ch in "\x00\r\n"):
+    if _CONTROL.search(rest):
         return Invalid("Invalid characters in the command.", keyword)
-    return parser(keyword, [arg for arg in rest.split(" ") if arg])
+    args = rest.split(" ") if rest else []
+    if "" in args:  # several spaces between arguments: be lenient
+        args = [arg for arg in args if arg]
+    return parser(keyword, args)
 
 
 # --- SASL exchange lines -------------------------------------------------------

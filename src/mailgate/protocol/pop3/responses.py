@@ -55,6 +55,15 @@ class Body:
     data: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A reply the serializer already made (serializer.prepare): the session
+    reads and encodes the next message of a download ahead, while the client
+    is busy with the last one, so answering its RETR is a lookup and a write."""
+
+    wire: bytes
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Stream:
     """A multi-line reply streamed from storage (RETR, TOP): body yields raw
@@ -64,7 +73,7 @@ class Stream:
     body: AsyncIterable[bytes]
 
 
-Response = Ok | Err | Challenge | Lines | Body | Stream
+Response = Ok | Err | Challenge | Lines | Body | Prepared | Stream
 
 
 class After(enum.Enum):

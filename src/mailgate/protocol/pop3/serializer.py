@@ -6,7 +6,7 @@ import base64
 import re
 from collections.abc import AsyncGenerator, AsyncIterator
 
-from .responses import Body, Challenge, Err, Lines, Ok, Stream
+from .responses import Body, Challenge, Err, Lines, Ok, Prepared, Stream
 
 TERMINATOR = b".\r\n"
 _LINE_DOT = re.compile(rb"\n\.")  # a line (other than the first) that starts with "."
@@ -26,9 +26,11 @@ def _status(prefix: bytes, text: str, code: object | None) -> bytes:
     return b" ".join(parts) + b"\r\n"
 
 
-def encode(response: Ok | Err | Challenge | Lines | Body) -> bytes:
+def encode(response: Ok | Err | Challenge | Lines | Body | Prepared) -> bytes:
     """A single-line or in-memory multi-line reply, complete with line ends."""
-    if isinstance(response, Body):  # first: RETR is the hot path of a download
+    if isinstance(response, Prepared):  # first: RETR is the hot path of a download
+        return response.wire
+    if isinstance(response, Body):
         return _body(response)
     if isinstance(response, Ok):
         return _status(b"+OK", response.text, response.code)
@@ -64,6 +66,11 @@ def _body(response: Body) -> bytes:
         parts.append(b"\r\n")
     parts.append(TERMINATOR)
     return b"".join(parts)
+
+
+def prepare(response: Body) -> Prepared:
+    """The reply encoded now, to be sent later (a read-ahead)."""
+    return Prepared(_body(response))
 
 
 class DotStuffer:

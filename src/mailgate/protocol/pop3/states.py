@@ -22,8 +22,13 @@ ALLOWED: Final[dict[State, frozenset[type]]] = {
 }
 
 
+# Keyed by the state's value: hashing an Enum member runs Python code, and
+# this lookup is made for every command.
+_BY_VALUE: Final[dict[str, frozenset[type]]] = {state._value_: kinds for state, kinds in ALLOWED.items()}
+
+
 def allowed(state: State, command: object) -> bool:
-    return type(command) in ALLOWED[state]
+    return type(command) in _BY_VALUE[state._value_]
 
 
 def capabilities(
