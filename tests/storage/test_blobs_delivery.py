@@ -78,6 +78,30 @@ def test_open_missing_and_malformed(blobs: BlobStore) -> None:
     assert not blobs.exists("f" * 64)
 
 
+async def test_reads_survive_a_changed_directory_and_a_replaced_root(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blobs are opened relative to a held descriptor of the root: a relative
+    root keeps working after a chdir, and a root replaced while running (a
+    restore) is found again by name and held from then on."""
+    monkeypatch.chdir(tmp_path)
+    blobs = BlobStore("blobs")
+    blob_id, size, _ = await blobs.write_stream(RAW)
+    monkeypatch.chdir("/")
+    assert blobs.read_whole(blob_id, size) == STORED
+    with blobs.open(blob_id) as fh:
+        assert fh.read() == STORED
+
+    root = tmp_path / "blobs"
+    root.rename(tmp_path / "old")  # the held descriptor follows the old directory...
+    (tmp_path / "old" / blob_id[:2] / blob_id[2:4] / blob_id).unlink()
+    restored = BlobStore(root)  # ...while a restore puts a new one in its place
+    assert (await restored.write_stream(RAW))[0] == blob_id
+    assert blobs.read_whole(blob_id, size) == STORED
+    assert os.path.samestat(os.fstat(blobs._root_fd), os.stat(root))  # the new root is held from now on
+    with pytest.raises(BlobMissing):
+        blobs.read_whole("e" * 64, 1)
+
+
 async def test_sweep_removes_orphans_and_stale_temps(blobs: BlobStore) -> None:
     keep, _, _ = await blobs.write_stream([b"keep\r\n"])
     orphan, _, orphan_path = await blobs.write_stream([b"orphan\r\n"])
