@@ -49,7 +49,7 @@ class Connection(asyncio.Protocol):
     Made by the listener as the socket's protocol; `on_open(conn)` is called
     once the transport exists (after the handshake for implicit TLS)."""
 
-    __slots__ = ("_transport", "_buffer", "_eof", "_lost", "_waiter", "_write_paused", "_drain_waiter",
+    __slots__ = ("_transport", "_buffer", "_eof", "_lost", "_waiter", "_write_paused", "_read_paused", "_drain_waiter",
                  "_lost_waiter", "_on_open", "tls_active", "tls_context", "closed", "tap")
 
     def __init__(self, *, implicit_tls: bool, tls_context: ssl.SSLContext | None,
@@ -62,6 +62,7 @@ class Connection(asyncio.Protocol):
         # or one a driver waits on for several things at once.
         self._waiter: asyncio.Future | None = None
         self._write_paused = False
+        self._read_paused = False  # by data_received's back-pressure
         self._drain_waiter: asyncio.Future | None = None
         self._lost_waiter: asyncio.Future | None = None
         self._on_open = on_open
@@ -91,6 +92,7 @@ class Connection(asyncio.Protocol):
         if len(self._buffer) > READ_BUFFER_LIMIT and self._transport is not None:
             try:
                 self._transport.pause_reading()
+                self._read_paused = True
             except (AttributeError, RuntimeError, NotImplementedError):
                 pass
         self._wake_reader()
@@ -159,9 +161,10 @@ class Connection(asyncio.Protocol):
         else:
             data = bytes(buffer[:limit])
             self._buffer = buffer[limit:]
-        if len(self._buffer) <= READ_BUFFER_LIMIT // 2 and self._transport is not None and not self._lost:
+        if self._read_paused and len(self._buffer) <= READ_BUFFER_LIMIT // 2 and not self._lost:
+            self._read_paused = False
             try:
-                self._transport.resume_reading()
+                self._transport.resume_reading()  # type: ignore[union-attr]
             except (AttributeError, RuntimeError, NotImplementedError):
                 pass
         if self.tap is not None:
@@ -232,6 +235,12 @@ class Connection(asyncio.Protocol):
         # Bytes pipelined after the STARTTLS command are plaintext: they must
         # never be read as if they had come over TLS (RFC 3501 6.2.1).
         self._buffer = _EMPTY
+        if self._read_paused:  # what paused it is gone
+            self._read_paused = False
+            try:
+                self._transport.resume_reading()
+            except (AttributeError, RuntimeError, NotImplementedError):
+                pass
         try:
             transport = await asyncio.get_running_loop().start_tls(self._transport, self, self.tls_context,
                                                                     server_side=True)
