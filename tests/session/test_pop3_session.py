@@ -605,18 +605,19 @@ async def test_read_ahead_serves_the_next_retr_from_memory(filled, locks, monkey
     second = await client.send("RETR 2")
     assert len(reads) == 2 and unstuff(second.partition(b"\r\n")[2]) == MESSAGES[1]
     assert unstuff(first.partition(b"\r\n")[2]) == MESSAGES[0]
-    client.session.read_ahead()  # message 3 ahead
-    assert await client.send("TOP 3 0") == b"+OK Top of message follows.\r\nSubject: three\r\n\r\n.\r\n"
+    client.session.read_ahead()  # message 3's RETR reply ahead (only the reply is kept)
     assert len(reads) == 3
+    assert await client.send("TOP 3 0") == b"+OK Top of message follows.\r\nSubject: three\r\n\r\n.\r\n"
+    assert len(reads) == 4  # a TOP of it reads the file again
     client.session.read_ahead()  # after the last message: nothing to read
     await client.send("RETR 1")  # nothing was read ahead after message 3: read now
-    assert len(reads) == 4
+    assert len(reads) == 5
     client.session.read_ahead()  # message 2 ahead
     await client.send("LIST")
     client.session.read_ahead()  # nothing is read after other commands
-    assert len(reads) == 5
+    assert len(reads) == 6
     assert unstuff((await client.send("RETR 2")).partition(b"\r\n")[2]) == MESSAGES[1]
-    assert len(reads) == 5  # still served from what was read ahead
+    assert len(reads) == 6  # still served from what was read ahead
 
 
 async def test_read_ahead_of_a_missing_blob_leaves_the_error_to_retr(filled, locks) -> None:

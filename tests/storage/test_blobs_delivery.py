@@ -102,6 +102,45 @@ async def test_reads_survive_a_changed_directory_and_a_replaced_root(tmp_path: P
         blobs.read_whole("e" * 64, 1)
 
 
+async def test_a_stale_root_handle_falls_back_to_the_name_and_a_race_keeps_the_root(
+        blobs: BlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ESTALE (NFS) under the held root is treated like a replaced root; a
+    blob missing under the held root but found by name in the same directory
+    (it arrived in between) keeps the held descriptor and opens no other."""
+    import errno
+
+    blob_id, size, _ = await blobs.write_stream(RAW)
+    held = blobs._root_fd
+    real_open = os.open
+    failures = {"errno": errno.ESTALE}
+
+    def flaky(path, flags, *args, dir_fd=None, **kwargs):
+        if dir_fd is not None and failures:
+            raise OSError(failures.pop("errno"), "simulated")
+        return real_open(path, flags, *args, dir_fd=dir_fd, **kwargs) if dir_fd is not None else \
+            real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(blobs_module.os, "open", flaky)
+    before = len(os.listdir("/proc/self/fd"))
+    assert blobs.read_whole(blob_id, size) == STORED  # by name
+    assert blobs._root_fd == held and len(os.listdir("/proc/self/fd")) == before
+    failures["errno"] = errno.ENOENT
+    assert blobs.read_whole(blob_id, size) == STORED
+    assert blobs._root_fd == held and len(os.listdir("/proc/self/fd")) == before
+    failures["errno"] = errno.EACCES  # anything else is a storage error, as before
+    with pytest.raises(StorageError):
+        blobs.read_whole(blob_id, size)
+
+
+async def test_open_of_a_directory_where_a_blob_should_be_is_a_storage_error(blobs: BlobStore) -> None:
+    blob_id = "a" * 64
+    (blobs.root / blob_id[:2] / blob_id[2:4] / blob_id).mkdir(parents=True)
+    before = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(StorageError):
+        blobs.open(blob_id)
+    assert len(os.listdir("/proc/self/fd")) == before  # the descriptor was closed
+
+
 async def test_sweep_removes_orphans_and_stale_temps(blobs: BlobStore) -> None:
     keep, _, _ = await blobs.write_stream([b"keep\r\n"])
     orphan, _, orphan_path = await blobs.write_stream([b"orphan\r\n"])

@@ -111,10 +111,11 @@ class Pop3Session:
         # The mailbox's database (store, blobs), bound at login (directory/stores.py).
         self._mailbox: tuple[Any, BlobStore] | None = None
         # Read-ahead (see read_ahead): the message just answered (number, and
-        # whether by RETR), and the next one's (number, blob id, bytes, its
-        # RETR reply made ahead or None) once read.
+        # whether by RETR), and the next one once read: (number, blob id,
+        # its bytes, None) after a TOP, (number, blob id, None, its RETR
+        # reply) after a RETR -- one copy held per idle session, not two.
         self._answered: tuple[int, bool] | None = None
-        self._ahead: tuple[int, str, bytes, Prepared | None] | None = None
+        self._ahead: tuple[int, str, bytes | None, Prepared | None] | None = None
 
     # --- what the driver asks --------------------------------------------------
     @property
@@ -165,8 +166,10 @@ class Pop3Session:
         except StorageError:
             self._ahead = None  # the command itself will say so
             return
-        reply = prepare(Body(_retr_status(entry.size), data)) if answered[1] else None
-        self._ahead = (number, entry.blob_id, data, reply)
+        if answered[1]:  # keep only the reply: a TOP of it reads the file again
+            self._ahead = (number, entry.blob_id, None, prepare(Body(_retr_status(entry.size), data)))
+        else:
+            self._ahead = (number, entry.blob_id, data, None)
 
     def tls_started(self) -> None:
         """The STLS handshake succeeded: what was said in clear is forgotten."""
@@ -373,12 +376,13 @@ class Pop3Session:
         if entry.size <= INLINE_READ_MAX:
             ahead, self._ahead = self._ahead, None
             self._answered = (number, top_lines is None)
+            data: bytes | None = None
             if ahead is not None and ahead[0] == number and ahead[1] == entry.blob_id:
                 # Blobs never change: what was read ahead is current.
                 if top_lines is None and ahead[3] is not None:
                     return Outcome.of(ahead[3])
-                data = ahead[2]
-            else:
+                data = ahead[2]  # None after a RETR: a TOP reads the file again
+            if data is None:
                 # Read before answering: a missing blob gets -ERR, not a cut reply.
                 try:
                     data = read_whole(self.blobs, entry)

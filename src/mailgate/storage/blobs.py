@@ -19,6 +19,7 @@ entries fsynced the same way, once, by whoever created them).
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import os
 import re
@@ -48,6 +49,9 @@ def _fsync_dir(path: Path) -> None:
 
 
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+# Opening under the held root failed in a way a replaced root explains (not
+# there; a stale handle on NFS): look the blob up by name instead.
+_ROOT_GONE = frozenset({errno.ENOENT, errno.ESTALE, errno.ENOTDIR})
 
 
 def _open_dir(path: Path) -> int:
@@ -124,7 +128,12 @@ class BlobStore:
         return f"{self._prefix}{blob_id[:2]}{os.sep}{blob_id[2:4]}{os.sep}{blob_id}"
 
     def open(self, blob_id: str) -> BinaryIO:
-        return os.fdopen(self.open_fd(blob_id), "rb")
+        fd = self.open_fd(blob_id)
+        try:
+            return os.fdopen(fd, "rb")
+        except OSError as exc:  # e.g. a directory where a blob should be
+            os.close(fd)
+            raise StorageError(f"cannot open blob {blob_id}: {exc}") from None
 
     def open_fd(self, blob_id: str) -> int:
         """A raw read-only descriptor (for os.pread: no buffered file object
@@ -133,9 +142,9 @@ class BlobStore:
             raise BlobMissing(f"malformed blob id {blob_id!r}")
         try:
             return os.open(f"{blob_id[:2]}/{blob_id[2:4]}/{blob_id}", _READ_FLAGS, dir_fd=self._root_fd)
-        except FileNotFoundError:
-            return self._open_by_path(blob_id)
         except OSError as exc:
+            if exc.errno in _ROOT_GONE:
+                return self._open_by_path(blob_id)
             raise StorageError(f"cannot open blob {blob_id}: {exc}") from None
 
     def _open_by_path(self, blob_id: str) -> int:
@@ -151,6 +160,13 @@ class BlobStore:
         try:
             fresh = _open_dir(self.root)
         except StorageError:
+            return fd
+        try:
+            same = os.path.samestat(os.fstat(fresh), os.fstat(self._root_fd))
+        except OSError:  # e.g. ESTALE: the held one is gone
+            same = False
+        if same:  # the blob just arrived (or another thread switched first)
+            _close_quietly(fresh)
             return fd
         # The old descriptor stays open until the store goes: another thread
         # may be opening through it, and a closed number can be reused.

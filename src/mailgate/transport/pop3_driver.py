@@ -73,6 +73,7 @@ async def run_pop3(conn: Connection, runtime: Runtime, *, mode: str = "client") 
                     from ..proxy.frontend import hand_over_pop3
 
                     await _flush(conn, out)
+                    _observe(timed)  # the proxied session may last for hours
                     if await hand_over_pop3(conn, runtime, session, reader, client):
                         return
                     continue
@@ -115,13 +116,13 @@ async def run_pop3(conn: Connection, runtime: Runtime, *, mode: str = "client") 
     except StorageError as exc:  # mid-stream: the reply cannot be finished
         log.warning("POP3 session from %s ended: %s", conn.remote, exc)
     finally:
-        _observe(timed)
         reads.close()
         stop.cancel()
         kicked.cancel()
         await session.close()
         client.close()
         await conn.close()
+        _observe(timed)
 
 
 _LIMIT_TEXT = {Limited.SERVER: "Too many connections; try again later.",
@@ -237,9 +238,12 @@ def _timer(event: object) -> Any:
 
 
 def _observe(timed: list[tuple[object, float]]) -> None:
-    for event, seconds in timed:
+    if not timed:
+        return
+    done = timed[:]
+    timed.clear()  # each counted once, even if one observation fails
+    for event, seconds in done:
         _timer(event).observe(seconds)
-    timed.clear()
 
 
 async def _write_outcome(conn: Connection, out: _Output, outcome: Outcome) -> None:
