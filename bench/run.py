@@ -34,7 +34,7 @@ MIX_MAILBOXES = 10
 IDLE_USER, SYNC_USER, POP_USER, BIG_USER = user(11), user(12), user(13), user(24)
 DELIVERY_USERS = [user(i) for i in range(14, 24)]
 N_USERS = 500
-SHORT_REPEATS = 5  # A B rounds of the short workloads (sync, POP3), after one uncounted round each
+SHORT_REPEATS = 9  # A B rounds of the short workloads (sync, POP3), after one uncounted round each
 
 SIZES = {
     "full": {"mix_clients": (10, 50, 100), "mix_seconds": 20, "idle": (1000, 10000), "idle_nohib_max": 1000,
