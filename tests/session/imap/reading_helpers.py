@@ -52,6 +52,19 @@ class Mailbox:
             self.ctx.selected.recent = set(self.ctx.selected.uids)
         return self.ctx.selected
 
+    def record_get_messages(self, monkeypatch) -> list[list[int]]:
+        """The UIDs of each store.get_messages call from now on (the calls
+        still reach the store)."""
+        calls: list[list[int]] = []
+        original = self.store.get_messages
+
+        async def recording(folder_id, uids):
+            calls.append(list(uids))
+            return await original(folder_id, uids)
+
+        monkeypatch.setattr(self.store, "get_messages", recording)
+        return calls
+
 
 def parse(line: str | bytes, tag: str = "A1") -> Command:
     """A command as a client sends it (without tag and final CRLF); literals

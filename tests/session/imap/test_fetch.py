@@ -458,14 +458,7 @@ async def test_big_messages_among_rows_are_read_with_one_store_call_per_batch(mb
     for data in (NESTED, SIMPLE, NESTED, BAD_CTE):
         await mb.add(data)
     await mb.select(readonly=True)
-    calls = []
-    original = mb.store.get_messages
-
-    async def spy(folder_id, uids):
-        calls.append(list(uids))
-        return await original(folder_id, uids)
-
-    monkeypatch.setattr(mb.store, "get_messages", spy)
+    calls = mb.record_get_messages(monkeypatch)
     data, tagged, _ = await run(mb, "FETCH 1:* (BODY.PEEK[])")
     assert tagged.status == "OK" and len(parse_fetch(data)) == 4
     assert calls == [[1, 3, 4]]  # the three streamed messages' records, one read

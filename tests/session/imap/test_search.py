@@ -169,14 +169,7 @@ async def test_flag_searches_never_load_messages(mb, monkeypatch):
 
 
 async def test_only_undecided_messages_are_loaded(mb, monkeypatch):
-    asked = []
-    original = mb.store.get_messages
-
-    async def spy(folder_id, wanted):
-        asked.append(list(wanted))
-        return await original(folder_id, wanted)
-
-    monkeypatch.setattr(mb.store, "get_messages", spy)
+    asked = mb.record_get_messages(monkeypatch)
     assert await uids(mb, "UNSEEN UNDELETED BODY good") == [6]
     assert asked == [[2, 4, 5, 6]]
 
