@@ -112,7 +112,7 @@ class BlobStore:
         self._creating_lock = threading.Lock()
         # Blobs are opened relative to a descriptor of the root: the kernel
         # then walks three path components instead of the whole absolute
-        # path (the walk was a tenth of a bulk FETCH's server CPU).
+        # path (~0.5 us of a ~4.5 us open here; a bulk FETCH opens every message).
         self._root_fd = _open_dir(self.root)
         weakref.finalize(self, _close_quietly, self._root_fd)
 
